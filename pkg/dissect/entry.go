@@ -176,13 +176,13 @@ const (
 // the stream (A/B, see Side); Src/Dst of the Entry are the client and server when known
 // (SYN sender, or the L7 parser's verdict), else A and B.
 type Conn struct {
-	State          ConnState
-	SrcPackets     uint64
-	SrcBytes       uint64 // L4 payload bytes
-	DstPackets     uint64
-	DstBytes       uint64
-	First, Last    time.Time
-	L7Detected     []string // protocols dissected on this stream, e.g. ["HTTP"]
-	MissingBytes   uint64   // bytes the reassembler had to skip (lost segments)
-	SeenHandshake  bool     // the SYN was captured
+	State         ConnState
+	SrcPackets    uint64
+	SrcBytes      uint64 // L4 payload bytes
+	DstPackets    uint64
+	DstBytes      uint64
+	First, Last   time.Time
+	L7Detected    []string // protocols dissected on this stream, e.g. ["HTTP"]
+	MissingBytes  uint64   // bytes the reassembler had to skip (lost segments)
+	SeenHandshake bool     // the SYN was captured
 }

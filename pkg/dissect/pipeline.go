@@ -46,22 +46,28 @@ type Config struct {
 	MaxBufferedPages int
 	// MaxStreams bounds the streams tracked at once. Default 262144.
 	MaxStreams int
+
+	// FirstStreamID and FirstEntryID make IDs continue a previous run's (a restarted
+	// sniffer): the first stream gets FirstStreamID (default 1), the first entry
+	// FirstEntryID (default 1).
+	FirstStreamID StreamID
+	FirstEntryID  uint64
 }
 
 // Stats are the pipeline's counters. Read them with Pipeline.Stats.
 type Stats struct {
-	Packets       uint64
-	Bytes         uint64 // captured bytes
-	NotIP         uint64 // frames without IPv4/IPv6 (ARP, ...)
-	Undecodable   uint64 // frames whose headers could not be decoded
-	Fragments     uint64 // IP fragments (not reassembled)
-	OtherL4       uint64 // IP packets that are neither TCP nor UDP
-	TCPStreams    uint64
-	UDPStreams    uint64
-	SkippedBytes  uint64 // TCP bytes lost to gaps
-	EvictedFlows  uint64 // streams closed early because MaxStreams was reached
-	Entries       map[string]uint64
-	ProbeGiveUps  uint64 // TCP streams no dissector recognised
+	Packets      uint64
+	Bytes        uint64 // captured bytes
+	NotIP        uint64 // frames without IPv4/IPv6 (ARP, ...)
+	Undecodable  uint64 // frames whose headers could not be decoded
+	Fragments    uint64 // IP fragments (not reassembled)
+	OtherL4      uint64 // IP packets that are neither TCP nor UDP
+	TCPStreams   uint64
+	UDPStreams   uint64
+	SkippedBytes uint64 // TCP bytes lost to gaps
+	EvictedFlows uint64 // streams closed early because MaxStreams was reached
+	Entries      map[string]uint64
+	ProbeGiveUps uint64 // TCP streams no dissector recognised
 }
 
 // Pipeline turns packets into entries. It is not safe for concurrent use.
@@ -105,6 +111,12 @@ func New(cfg Config, emit func(*Entry)) *Pipeline {
 		emit:  emit,
 		flows: make(map[flowKey]*flow),
 		stats: Stats{Entries: map[string]uint64{}},
+	}
+	if cfg.FirstStreamID > 0 {
+		p.nextSID = cfg.FirstStreamID - 1
+	}
+	if cfg.FirstEntryID > 0 {
+		p.nextID = cfg.FirstEntryID - 1
 	}
 	p.dec.init()
 	pool := reassembly.NewStreamPool(&streamFactory{p: p})
@@ -211,6 +223,15 @@ func (p *Pipeline) Packet(pkt *Packet) StreamID {
 	id := f.id
 	p.maybeSweep(ts)
 	return id
+}
+
+// Advance tells the pipeline that time has moved on without packets (a live capture
+// on a quiet interface), so idle streams close and lost segments are skipped.
+func (p *Pipeline) Advance(now time.Time) {
+	if now.After(p.now) {
+		p.now = now
+	}
+	p.maybeSweep(now)
 }
 
 // Flush ends the input: pending data is pushed through the parsers, every stream is

@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
+	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+	"github.com/kubectl-shark/kubectl-shark/pkg/offline"
+)
+
+// EntriesOptions are the options of `kubectl shark entries`.
+type EntriesOptions struct {
+	flags   *genericclioptions.ConfigFlags
+	streams genericiooptions.IOStreams
+
+	File   string
+	KFL    string
+	Output string
+	Quiet  bool
+
+	filter *kfl.Filter
+}
+
+// NewCmdEntries lists dissected entries that match a KFL filter.
+func NewCmdEntries(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &EntriesOptions{flags: flags, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "entries (NAME | -r FILE) [--kfl EXPR] [-o table|wide|json]",
+		Short: "List dissected requests, DNS exchanges, Redis commands and connections",
+		Long: `List the entries dissected from a capture: one per HTTP request/response pair, DNS
+exchange, Redis command/reply, and one L4 record per TCP connection or UDP flow.
+--kfl keeps the entries for which a KFL expression is true (see 'kubectl shark fields').
+-o json prints one JSON object per line whose keys are KFL variable names.`,
+		Example: `  # Failing HTTP requests in a capture file
+  kubectl shark entries -r traffic.pcap --kfl 'http && status_code >= 500'
+
+  # DNS lookups that did not succeed, as JSON lines
+  kubectl shark entries -r traffic.pcapng --kfl 'dns && status_code != 0' -o json
+
+  # Slow Redis commands (over 10 ms)
+  kubectl shark entries -r redis.pcap --kfl 'redis && elapsed_time > 10000'`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.File, "read-file", "r", "", "Read packets from a pcap or pcapng file ('-' for standard input) instead of a capture")
+	cmd.Flags().StringVar(&o.KFL, "kfl", "", "KFL filter expression (CEL), e.g. 'http && status_code >= 500'")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, wide or json")
+	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "Print no summary or warnings on stderr")
+	return cmd
+}
+
+// Complete fills derived fields.
+func (o *EntriesOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usageErrorf(cmd, "expected at most one capture NAME, got %d arguments", len(args))
+	}
+	if len(args) == 1 && o.File != "" {
+		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
+	}
+	if len(args) == 1 {
+		return fmt.Errorf("reading live captures needs a cluster capture, which this build cannot reach yet; use -r FILE")
+	}
+	return nil
+}
+
+// Validate checks the flags; a bad KFL expression is shown with a caret.
+func (o *EntriesOptions) Validate(cmd *cobra.Command) error {
+	if o.File == "" {
+		return usageErrorf(cmd, "no input: give -r FILE (a pcap or pcapng file)")
+	}
+	switch o.Output {
+	case "table", "wide", "json":
+	default:
+		return usageErrorf(cmd, "unknown output format %q: use table, wide or json", o.Output)
+	}
+	f, err := kfl.Compile(o.KFL)
+	if err != nil {
+		return err
+	}
+	o.filter = f
+	return nil
+}
+
+// Run dissects the input and prints the matching entries.
+func (o *EntriesOptions) Run(cmd *cobra.Command) error {
+	entries, res, err := offline.Entries(cmd.Context(), offline.Input{Path: o.File, Stdin: o.streams.In}, protocols.Config(), o.filter)
+	w := bufio.NewWriterSize(o.streams.Out, 64<<10)
+	switch o.Output {
+	case "json":
+		var buf []byte
+		rec := &kfl.Record{}
+		for _, e := range entries {
+			rec.Entry = e
+			buf = kfl.AppendJSON(buf[:0], rec)
+			buf = append(buf, '\n')
+			w.Write(buf)
+		}
+	default:
+		printEntryTable(w, entries, o.Output == "wide")
+	}
+	if ferr := w.Flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if !o.Quiet {
+		fmt.Fprintf(o.streams.ErrOut, "%d of %d entries matched (%d packets, %d streams)\n", res.Matched, res.Entries, res.Packets, res.Streams)
+		if res.EvalErrors > 0 {
+			fmt.Fprintf(o.streams.ErrOut, "warning: the filter could not be evaluated on %d entries (counted as no match)\n", res.EvalErrors)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", o.File, err)
+	}
+	return nil
+}
+
+func printEntryTable(out io.Writer, entries []*dissect.Entry, wide bool) {
+	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	if wide {
+		fmt.Fprintln(tw, "ID\tSTREAM\tTIME\tPROTO\tSRC\tDST\tREQUEST\tSTATUS\tELAPSED\tREQ-SIZE\tRESP-SIZE")
+	} else {
+		fmt.Fprintln(tw, "TIME\tPROTO\tSRC\tDST\tREQUEST\tSTATUS\tELAPSED")
+	}
+	for _, e := range entries {
+		req, status, reqSize, respSize := describe(e)
+		elapsed := "-"
+		if e.Elapsed > 0 {
+			elapsed = formatElapsed(e.Elapsed)
+		}
+		ts := e.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")
+		if wide {
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stream, ts, e.Protocol, e.Src, e.Dst, req, status, elapsed, reqSize, respSize)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts, e.Protocol, e.Src, e.Dst, truncate(req, 60), truncate(status, 30), elapsed)
+		}
+	}
+	tw.Flush()
+}
+
+// describe renders an entry's request, status and sizes for tables.
+func describe(e *dissect.Entry) (req, status, reqSize, respSize string) {
+	size := func(has bool, n int) string {
+		if !has {
+			return "-"
+		}
+		return strconv.Itoa(n)
+	}
+	switch {
+	case e.HTTP != nil:
+		h := e.HTTP
+		req, status = "-", "-"
+		if h.HasRequest {
+			req = h.Method + " " + h.URL
+		}
+		if h.HasResponse {
+			status = strings.TrimSpace(strconv.Itoa(h.StatusCode) + " " + h.StatusText)
+		}
+		return req, status, size(h.HasRequest, h.Request.HeadersSize+h.Request.BodySize), size(h.HasResponse, h.Response.HeadersSize+h.Response.BodySize)
+	case e.DNS != nil:
+		d := e.DNS
+		var qs []string
+		for i, q := range d.Questions {
+			t := ""
+			if i < len(d.QuestionTypes) {
+				t = d.QuestionTypes[i] + " "
+			}
+			qs = append(qs, t+q)
+		}
+		req, status = strings.Join(qs, ", "), "-"
+		if d.HasResponse {
+			status = d.RCodeName
+			if len(d.Answers) > 0 {
+				status += " " + strings.Join(d.Answers, ",")
+			}
+		}
+		return req, status, size(d.HasRequest, d.RequestLength), size(d.HasResponse, d.ResponseLength)
+	case e.Redis != nil:
+		r := e.Redis
+		req, status = "-", "-"
+		if r.HasRequest {
+			req = r.Command
+		}
+		if r.HasResponse {
+			status = r.Reply
+		}
+		return req, status, size(r.HasRequest, r.RequestSize), size(r.HasResponse, r.ResponseSize)
+	case e.Conn != nil:
+		c := e.Conn
+		req = fmt.Sprintf("%d pkts %s ->, %d pkts %s <-", c.SrcPackets, formatBytes(c.SrcBytes), c.DstPackets, formatBytes(c.DstBytes))
+		status = string(c.State)
+		if len(c.L7Detected) > 0 {
+			status += " " + strings.Join(c.L7Detected, ",")
+		}
+		return req, status, strconv.FormatUint(c.SrcBytes, 10), strconv.FormatUint(c.DstBytes, 10)
+	}
+	return "-", "-", "-", "-"
+}
+
+func formatElapsed(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+}
+
+func formatBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

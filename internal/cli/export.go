@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-shark/kubectl-shark/internal/version"
+	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
+	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+	"github.com/kubectl-shark/kubectl-shark/pkg/offline"
+)
+
+// ExportOptions are the options of `kubectl shark export`.
+type ExportOptions struct {
+	flags   *genericclioptions.ConfigFlags
+	streams genericiooptions.IOStreams
+
+	File   string
+	KFL    string
+	BPF    string
+	Format string
+	Write  string
+	Quiet  bool
+	Force  bool
+
+	filter *kfl.Filter
+}
+
+// NewCmdExport writes the packets of the matching streams to a capture file.
+func NewCmdExport(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ExportOptions{flags: flags, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "export (NAME | -r FILE) [--kfl EXPR] [--bpf EXPR] [--format pcapng|pcap] -w FILE|-",
+		Short: "Write every packet of the streams that hold a matching entry, as PCAPNG",
+		Long: `Write every packet of each TCP connection or UDP flow that holds at least one entry
+matching --kfl (every packet without --kfl), in timestamp order. --bpf takes a tcpdump
+filter and restricts the packets written. The output is PCAPNG (the input's
+interfaces are preserved), or classic PCAP with --format pcap. A summary goes to
+stderr.`,
+		Example: `  # The streams of every failing request, for Wireshark
+  kubectl shark export -r traffic.pcap --kfl 'http && status_code >= 500' -w failures.pcapng
+
+  # DNS streams only, and only their port 53 packets
+  kubectl shark export -r traffic.pcap --kfl dns --bpf 'port 53' -w dns.pcapng
+
+  # Straight into Wireshark
+  kubectl shark export -r traffic.pcap --kfl redis -w - | wireshark -k -i -`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.File, "read-file", "r", "", "Read packets from a pcap or pcapng file ('-' for standard input) instead of a capture")
+	cmd.Flags().StringVar(&o.KFL, "kfl", "", "Export the streams holding an entry that matches this KFL expression")
+	cmd.Flags().StringVar(&o.BPF, "bpf", "", "Write only packets matching this tcpdump filter expression")
+	cmd.Flags().StringVar(&o.Format, "format", "pcapng", "Output format: pcapng or pcap")
+	cmd.Flags().StringVarP(&o.Write, "write", "w", "", "Output file, or '-' for standard output")
+	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "Print no summary on stderr")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Write binary output to a terminal")
+	return cmd
+}
+
+// Complete fills derived fields.
+func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return usageErrorf(cmd, "expected at most one capture NAME, got %d arguments", len(args))
+	}
+	if len(args) == 1 && o.File != "" {
+		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
+	}
+	if len(args) == 1 {
+		return fmt.Errorf("exporting live captures needs a cluster capture, which this build cannot reach yet; use -r FILE")
+	}
+	return nil
+}
+
+// Validate checks flags and compiles the filters, so mistakes show before any work.
+func (o *ExportOptions) Validate(cmd *cobra.Command) error {
+	if o.File == "" {
+		return usageErrorf(cmd, "no input: give -r FILE (a pcap or pcapng file)")
+	}
+	if o.Write == "" {
+		return usageErrorf(cmd, "no output: give -w FILE, or -w - for standard output")
+	}
+	if o.Format != string(offline.PCAPNG) && o.Format != string(offline.PCAP) {
+		return usageErrorf(cmd, "unknown format %q: use pcapng or pcap", o.Format)
+	}
+	if o.Write == "-" && !o.Force {
+		if f, ok := o.streams.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return usageErrorf(cmd, "refusing to write a binary capture to a terminal: redirect it, pipe it (| wireshark -k -i -) or use --force")
+		}
+	}
+	if o.KFL != "" {
+		f, err := kfl.Compile(o.KFL)
+		if err != nil {
+			return err
+		}
+		o.filter = f
+	}
+	if o.BPF != "" {
+		if _, err := capfilter.Compile(o.BPF, 1, 262144); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run performs the export.
+func (o *ExportOptions) Run(cmd *cobra.Command) (err error) {
+	var w io.Writer
+	var closeOut func() error
+	if o.Write == "-" {
+		w = o.streams.Out
+		closeOut = func() error { return nil }
+	} else {
+		f, err := os.Create(o.Write)
+		if err != nil {
+			return fmt.Errorf("creating output: %w", err)
+		}
+		w = f
+		closeOut = f.Close
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	sum, res, runErr := offline.Export(cmd.Context(), offline.Input{Path: o.File, Stdin: o.streams.In}, protocols.Config(),
+		offline.ExportOptions{Filter: o.filter, BPF: o.BPF, Format: offline.Format(o.Format), Version: version.Version}, bw)
+	if ferr := bw.Flush(); ferr != nil && runErr == nil {
+		runErr = fmt.Errorf("writing %s: %w", o.Write, ferr)
+	}
+	if cerr := closeOut(); cerr != nil && runErr == nil {
+		runErr = fmt.Errorf("closing %s: %w", o.Write, cerr)
+	}
+	if !o.Quiet {
+		target := o.Write
+		if target == "-" {
+			target = "standard output"
+		}
+		fmt.Fprintf(o.streams.ErrOut, "%s to %s\n", sum, target)
+		if o.filter != nil {
+			fmt.Fprintf(o.streams.ErrOut, "%d of %d entries matched the filter\n", res.Matched, res.Entries)
+		}
+		if res.EvalErrors > 0 {
+			fmt.Fprintf(o.streams.ErrOut, "warning: the filter could not be evaluated on %d entries (counted as no match)\n", res.EvalErrors)
+		}
+	}
+	if runErr != nil {
+		return fmt.Errorf("exporting %s: %w", o.File, runErr)
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+// Package offline runs kubectl-shark's dissect → KFL → export pipeline over capture
+// files: the `-r FILE` mode of `entries` and `export`. It is the same code path the
+// sniffer runs live, fed from a file instead of a socket.
+//
+// Export is two passes over the file: the first dissects every packet, remembers the
+// stream of each packet (4 bytes per packet) and which streams hold a matching entry;
+// the second writes the packets of those streams. Non-seekable input (a pipe) is
+// spooled to a temporary file first.
+package offline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/export"
+	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+)
+
+// Input is a capture file to analyse.
+type Input struct {
+	Path string // "-" reads standard input
+	// Stdin is read when Path is "-" (defaults to os.Stdin).
+	Stdin io.Reader
+}
+
+// Result describes a pass over a file.
+type Result struct {
+	Packets     uint64
+	Streams     int // streams holding at least one matching entry (export) or seen (entries)
+	Entries     uint64
+	Matched     uint64
+	EvalErrors  uint64 // KFL runtime errors (evaluated as no match)
+	Pipeline    dissect.Stats
+	First, Last time.Time
+}
+
+// Entries dissects the file and returns the entries that match filter (nil: all),
+// sorted by timestamp. A corrupt file returns the entries decoded before the damage
+// together with the error (an *export.FormatError naming the offset).
+func Entries(ctx context.Context, in Input, cfg dissect.Config, filter *kfl.Filter) ([]*dissect.Entry, Result, error) {
+	var res Result
+	var out []*dissect.Entry
+	rec := &kfl.Record{}
+	p := dissect.New(cfg, func(e *dissect.Entry) {
+		res.Entries++
+		rec.Entry = e
+		ok, err := filter.Match(rec)
+		if err != nil {
+			res.EvalErrors++
+		}
+		if ok {
+			res.Matched++
+			out = append(out, e)
+		}
+	})
+	f, cleanup, err := open(in)
+	if err != nil {
+		return nil, res, err
+	}
+	defer cleanup()
+	readErr := feed(ctx, f, p, &res, nil)
+	p.Flush()
+	res.Pipeline = p.Stats()
+	res.Streams = int(res.Pipeline.TCPStreams + res.Pipeline.UDPStreams)
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Timestamp.Equal(out[j].Timestamp) {
+			return out[i].Timestamp.Before(out[j].Timestamp)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, res, readErr
+}
+
+// Format is an output file format.
+type Format string
+
+const (
+	PCAPNG Format = "pcapng"
+	PCAP   Format = "pcap"
+)
+
+// ExportOptions select what Export writes.
+type ExportOptions struct {
+	Filter *kfl.Filter // nil: every packet
+	BPF    string      // tcpdump filter applied to the packets written ("" none)
+	Format Format
+	// Version is written into the pcapng section header (shb_userappl).
+	Version string
+}
+
+// Export writes to w every packet of each TCP/UDP stream that holds at least one entry
+// matching opts.Filter (every packet of the file when Filter is nil), in file order,
+// restricted by opts.BPF. The input's interfaces are preserved in pcapng output.
+func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOptions, w io.Writer) (export.Summary, Result, error) {
+	var res Result
+	var sum export.Summary
+	f, cleanup, err := open(in)
+	if err != nil {
+		return sum, res, err
+	}
+	defer cleanup()
+
+	// Compile the BPF filter early so a bad expression fails before any work. It is
+	// compiled again per link type once the interfaces are known.
+	if opts.BPF != "" {
+		if _, err := capfilter.Compile(opts.BPF, layers.LinkTypeEthernet, 262144); err != nil {
+			return sum, res, err
+		}
+	}
+
+	// Pass 1: dissect, record each packet's stream, collect matching streams.
+	matched := map[dissect.StreamID]bool{}
+	var streamOf []uint32
+	rec := &kfl.Record{}
+	p := dissect.New(cfg, func(e *dissect.Entry) {
+		res.Entries++
+		if opts.Filter == nil {
+			return
+		}
+		rec.Entry = e
+		ok, err := opts.Filter.Match(rec)
+		if err != nil {
+			res.EvalErrors++
+		}
+		if ok {
+			res.Matched++
+			if e.Stream != 0 {
+				matched[e.Stream] = true
+			}
+		}
+	})
+	readErr := feed(ctx, f, p, &res, func(id dissect.StreamID) { streamOf = append(streamOf, uint32(id)) })
+	p.Flush()
+	res.Pipeline = p.Stats()
+	if readErr != nil && !isFormatError(readErr) {
+		return sum, res, readErr
+	}
+	// A corrupt tail: export what was decoded before it, then report it.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return sum, res, fmt.Errorf("rewinding %s: %w", in.Path, err)
+	}
+	if opts.Filter == nil {
+		matched = nil // every packet
+	}
+	sum, err = write(ctx, f, streamOf, matched, opts, w)
+	res.Streams = sum.Streams
+	if err != nil {
+		return sum, res, err
+	}
+	return sum, res, readErr
+}
+
+// write is the second pass: copy to w the packets whose stream is in matched (every
+// packet when matched is nil).
+func write(ctx context.Context, f io.Reader, streamOf []uint32, matched map[dissect.StreamID]bool, opts ExportOptions, w io.Writer) (export.Summary, error) {
+	var sum export.Summary
+	r, err := export.Open(f)
+	if err != nil {
+		return sum, err
+	}
+	var out *packetWriter
+	filters := map[int]*capfilter.Filter{}
+	streams := map[uint32]bool{}
+	var idx int
+	var readErr error
+	for {
+		if idx%4096 == 0 && ctx.Err() != nil {
+			return sum, ctx.Err()
+		}
+		pkt, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		i := idx
+		idx++
+		var sid uint32
+		if i < len(streamOf) {
+			sid = streamOf[i]
+		}
+		if matched != nil && !matched[dissect.StreamID(sid)] {
+			continue
+		}
+		ifaces := r.Interfaces()
+		if pkt.Interface < 0 || pkt.Interface >= len(ifaces) {
+			return sum, fmt.Errorf("packet %d refers to interface %d, but the file declares %d", i+1, pkt.Interface, len(ifaces))
+		}
+		if opts.BPF != "" {
+			flt, ok := filters[pkt.Interface]
+			if !ok {
+				flt, err = capfilter.Compile(opts.BPF, ifaces[pkt.Interface].LinkType, 262144)
+				if err != nil {
+					return sum, fmt.Errorf("compiling the BPF filter for interface %d (%s): %w", pkt.Interface, ifaces[pkt.Interface].LinkType, err)
+				}
+				filters[pkt.Interface] = flt
+			}
+			if !flt.Match(pkt.Data, pkt.Length) {
+				continue
+			}
+		}
+		if out == nil {
+			out, err = newPacketWriter(opts, w, ifaces)
+			if err != nil {
+				return sum, err
+			}
+		}
+		if err := out.write(pkt, ifaces); err != nil {
+			return sum, err
+		}
+		if sid != 0 {
+			streams[sid] = true
+		}
+		sum.Add(pkt)
+	}
+	if out == nil {
+		// No packet selected: still write a valid, empty file.
+		var err error
+		out, err = newPacketWriter(opts, w, r.Interfaces())
+		if err != nil {
+			return sum, err
+		}
+	}
+	if err := out.flush(); err != nil {
+		return sum, err
+	}
+	sum.Streams = len(streams)
+	return sum, readErr
+}
+
+// feed reads every packet of r into p, calling onStream with each packet's stream.
+func feed(ctx context.Context, f io.Reader, p *dissect.Pipeline, res *Result, onStream func(dissect.StreamID)) error {
+	r, err := export.Open(f)
+	if err != nil {
+		return err
+	}
+	var pkt dissect.Packet
+	for n := 0; ; n++ {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rp, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ifaces := r.Interfaces()
+		pkt.LinkType = layers.LinkTypeNull
+		if rp.Interface >= 0 && rp.Interface < len(ifaces) {
+			pkt.LinkType = ifaces[rp.Interface].LinkType
+		}
+		pkt.Timestamp, pkt.Interface, pkt.Data, pkt.Length = rp.Timestamp, rp.Interface, rp.Data, rp.Length
+		res.Packets++
+		if res.First.IsZero() || rp.Timestamp.Before(res.First) {
+			res.First = rp.Timestamp
+		}
+		if rp.Timestamp.After(res.Last) {
+			res.Last = rp.Timestamp
+		}
+		id := p.Packet(&pkt)
+		if onStream != nil {
+			onStream(id)
+		}
+	}
+}
+
+func isFormatError(err error) bool {
+	var fe *export.FormatError
+	return errors.As(err, &fe)
+}
+
+// open returns a seekable reader for the input, spooling standard input to a
+// temporary file.
+func open(in Input) (io.ReadSeeker, func(), error) {
+	if in.Path != "-" {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
+	}
+	src := in.Stdin
+	if src == nil {
+		src = os.Stdin
+	}
+	if s, ok := src.(*os.File); ok {
+		if _, err := s.Seek(0, io.SeekCurrent); err == nil {
+			return s, func() {}, nil
+		}
+	}
+	tmp, err := os.CreateTemp("", "kubectl-shark-stdin-*.pcap")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spooling standard input: %w", err)
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, src); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("spooling standard input: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return tmp, cleanup, nil
+}
