@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -81,11 +82,15 @@ func run() int {
 	fs.StringVar(&cfg.Name, "name", "", "Capture name, for status and exports")
 	logJSON := fs.Bool("log-json", false, "Log JSON lines instead of text")
 	showVersion := fs.Bool("version", false, "Print the version and exit")
+	probe := fs.String("probe", "", "Check URL answers 200 and exit (the pod's readiness probe; the image has no shell)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *probe != "" {
+		return probeURL(*probe)
 	}
 	if *showVersion {
 		fmt.Println(version.String())
@@ -111,6 +116,22 @@ func run() int {
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error("capture ended", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// probeURL is the readiness probe: exit 0 when url answers 200.
+func probeURL(url string) int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status)
 		return 1
 	}
 	return 0

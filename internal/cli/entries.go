@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-shark/kubectl-shark/pkg/capture"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
@@ -28,7 +30,11 @@ type EntriesOptions struct {
 	KFL    string
 	Output string
 	Quiet  bool
+	Since  string
+	Follow bool
+	Limit  int
 
+	name   string
 	filter *kfl.Filter
 }
 
@@ -64,6 +70,10 @@ exchange, Redis command/reply, and one L4 record per TCP connection or UDP flow.
 	cmd.Flags().StringVar(&o.KFL, "kfl", "", "KFL filter expression (CEL), e.g. 'http && status_code >= 500'")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, wide or json")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "Print no summary or warnings on stderr")
+	cmd.Flags().StringVar(&o.Since, "since", "", "Only entries newer than this duration (5m) or RFC 3339 time")
+	cmd.Flags().BoolVar(&o.Follow, "follow", false, "Keep streaming new entries (captures only)")
+	cmd.Flags().IntVar(&o.Limit, "limit", 0, "Print at most this many entries (0: all)")
+	cmd.ValidArgsFunction = completeCaptures(flags)
 	return cmd
 }
 
@@ -76,15 +86,18 @@ func (o *EntriesOptions) Complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
 	}
 	if len(args) == 1 {
-		return fmt.Errorf("reading live captures needs a cluster capture, which this build cannot reach yet; use -r FILE")
+		o.name = args[0]
 	}
 	return nil
 }
 
 // Validate checks the flags; a bad KFL expression is shown with a caret.
 func (o *EntriesOptions) Validate(cmd *cobra.Command) error {
-	if o.File == "" {
-		return usageErrorf(cmd, "no input: give -r FILE (a pcap or pcapng file)")
+	if o.File == "" && o.name == "" {
+		return usageErrorf(cmd, "no input: give a capture NAME (see 'kubectl shark list') or -r FILE (a pcap or pcapng file)")
+	}
+	if o.File != "" && (o.Follow || o.Since != "") {
+		return usageErrorf(cmd, "--follow and --since apply to captures, not to -r FILE")
 	}
 	switch o.Output {
 	case "table", "wide", "json":
@@ -101,6 +114,9 @@ func (o *EntriesOptions) Validate(cmd *cobra.Command) error {
 
 // Run dissects the input and prints the matching entries.
 func (o *EntriesOptions) Run(cmd *cobra.Command) error {
+	if o.name != "" {
+		return o.runCapture(cmd)
+	}
 	entries, res, err := offline.Entries(cmd.Context(), offline.Input{Path: o.File, Stdin: o.streams.In}, protocols.Config(), o.filter)
 	w := bufio.NewWriterSize(o.streams.Out, 64<<10)
 	switch o.Output {
@@ -131,6 +147,29 @@ func (o *EntriesOptions) Run(cmd *cobra.Command) error {
 	return nil
 }
 
+// runCapture asks the capture's sniffers (KFL evaluated there) and prints what they
+// return, merged by timestamp (as it arrives with --follow).
+func (o *EntriesOptions) runCapture(cmd *cobra.Command) error {
+	c, ns, err := clients(o.flags)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	warn := progressTo(o.streams, o.Quiet)
+	if _, err := capture.Reconcile(ctx, c, ns, o.name, warn); err != nil && errors.Is(err, capture.ErrNoCapture) {
+		return err
+	}
+	var out io.Writer = o.streams.Out
+	if o.Output != "json" {
+		out = &rowWriter{out: o.streams.Out, wide: o.Output == "wide"}
+	}
+	q := capture.Query{KFL: o.KFL, Since: o.Since, Follow: o.Follow, Limit: o.Limit}
+	if o.Follow {
+		go capture.Heartbeat(ctx, c, ns, o.name, 15*time.Second)
+	}
+	return capture.Entries(ctx, c, ns, o.name, q, out, warn)
+}
+
 func printEntryTable(out io.Writer, entries []*dissect.Entry, wide bool) {
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	if wide {
@@ -145,6 +184,7 @@ func printEntryTable(out io.Writer, entries []*dissect.Entry, wide bool) {
 			elapsed = formatElapsed(e.Elapsed)
 		}
 		ts := e.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")
+		req, status = printable(req), printable(status)
 		if wide {
 			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stream, ts, e.Protocol, e.Src, e.Dst, req, status, elapsed, reqSize, respSize)
 		} else {

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -13,7 +15,9 @@ import (
 
 	"github.com/kubectl-shark/kubectl-shark/internal/version"
 	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
+	"github.com/kubectl-shark/kubectl-shark/pkg/capture"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
+	"github.com/kubectl-shark/kubectl-shark/pkg/export"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
 	"github.com/kubectl-shark/kubectl-shark/pkg/offline"
 )
@@ -30,7 +34,10 @@ type ExportOptions struct {
 	Write  string
 	Quiet  bool
 	Force  bool
+	Since  string
+	Until  string
 
+	name   string
 	filter *kfl.Filter
 }
 
@@ -70,6 +77,9 @@ stderr.`,
 	cmd.Flags().StringVarP(&o.Write, "write", "w", "", "Output file, or '-' for standard output")
 	cmd.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "Print no summary on stderr")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Write binary output to a terminal")
+	cmd.Flags().StringVar(&o.Since, "since", "", "Only packets newer than this duration (5m) or RFC 3339 time (captures only)")
+	cmd.Flags().StringVar(&o.Until, "until", "", "Only packets older than this RFC 3339 time or duration ago (captures only)")
+	cmd.ValidArgsFunction = completeCaptures(flags)
 	return cmd
 }
 
@@ -82,15 +92,21 @@ func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
 	}
 	if len(args) == 1 {
-		return fmt.Errorf("exporting live captures needs a cluster capture, which this build cannot reach yet; use -r FILE")
+		o.name = args[0]
 	}
 	return nil
 }
 
 // Validate checks flags and compiles the filters, so mistakes show before any work.
 func (o *ExportOptions) Validate(cmd *cobra.Command) error {
-	if o.File == "" {
-		return usageErrorf(cmd, "no input: give -r FILE (a pcap or pcapng file)")
+	if o.File == "" && o.name == "" {
+		return usageErrorf(cmd, "no input: give a capture NAME (see 'kubectl shark list') or -r FILE (a pcap or pcapng file)")
+	}
+	if o.File != "" && (o.Since != "" || o.Until != "") {
+		return usageErrorf(cmd, "--since and --until apply to captures, not to -r FILE")
+	}
+	if o.name != "" && o.Format == string(offline.PCAP) {
+		return usageErrorf(cmd, "captures export as pcapng (one interface per target pod); convert with editcap -F pcap if you must")
 	}
 	if o.Write == "" {
 		return usageErrorf(cmd, "no output: give -w FILE, or -w - for standard output")
@@ -133,6 +149,9 @@ func (o *ExportOptions) Run(cmd *cobra.Command) (err error) {
 		w = f
 		closeOut = f.Close
 	}
+	if o.name != "" {
+		return o.runCapture(cmd, w, closeOut)
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	sum, res, runErr := offline.Export(cmd.Context(), offline.Input{Path: o.File, Stdin: o.streams.In}, protocols.Config(),
 		offline.ExportOptions{Filter: o.filter, BPF: o.BPF, Format: offline.Format(o.Format), Version: version.Version}, bw)
@@ -143,11 +162,8 @@ func (o *ExportOptions) Run(cmd *cobra.Command) (err error) {
 		runErr = fmt.Errorf("closing %s: %w", o.Write, cerr)
 	}
 	if !o.Quiet {
-		target := o.Write
-		if target == "-" {
-			target = "standard output"
-		}
-		fmt.Fprintf(o.streams.ErrOut, "%s to %s\n", sum, target)
+		sum.Dest = o.Write
+		fmt.Fprintln(o.streams.ErrOut, sum.String())
 		if o.filter != nil {
 			fmt.Fprintf(o.streams.ErrOut, "%d of %d entries matched the filter\n", res.Matched, res.Entries)
 		}
@@ -159,4 +175,47 @@ func (o *ExportOptions) Run(cmd *cobra.Command) (err error) {
 		return fmt.Errorf("exporting %s: %w", o.File, runErr)
 	}
 	return nil
+}
+
+// runCapture merges the matching streams of every sniffer into one PCAPNG.
+func (o *ExportOptions) runCapture(cmd *cobra.Command, w io.Writer, closeOut func() error) error {
+	c, ns, err := clients(o.flags)
+	if err != nil {
+		closeOut()
+		return err
+	}
+	ctx := cmd.Context()
+	warn := progressTo(o.streams, o.Quiet)
+	pw, err := export.NewPcapNGWriter(w, export.PcapNGOptions{Application: "kubectl-shark " + version.Version,
+		Comment: "kubectl shark export " + o.name + " --kfl " + strconv.Quote(o.KFL)})
+	if err != nil {
+		closeOut()
+		return err
+	}
+	q := capture.Query{KFL: o.KFL, BPF: o.BPF, Since: o.Since, Until: o.Until}
+	q.Identities = capture.Identities(ctx, c, warn)
+	for ip, id := range q.Identities {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			continue
+		}
+		if id.Pod != "" {
+			pw.AddNameResolution(a, id.Pod+"."+id.Namespace)
+		} else if id.Service != "" {
+			pw.AddNameResolution(a, id.Service+"."+id.ServiceNamespace+".svc")
+		}
+	}
+	runErr := capture.Export(ctx, c, ns, o.name, q, pw, warn)
+	if ferr := pw.Flush(); ferr != nil && runErr == nil {
+		runErr = ferr
+	}
+	if cerr := closeOut(); cerr != nil && runErr == nil {
+		runErr = cerr
+	}
+	sum := pw.Summary()
+	sum.Dest = o.Write
+	if !o.Quiet {
+		fmt.Fprintln(o.streams.ErrOut, sum.String())
+	}
+	return runErr
 }

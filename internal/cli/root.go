@@ -42,8 +42,14 @@ Wireshark. The same commands work offline on capture files with -r FILE.`,
 	cmd.SetErr(streams.ErrOut)
 
 	cmd.AddCommand(
+		NewCmdCapture(flags, streams),
+		NewCmdList(flags, streams),
+		NewCmdGet(flags, streams),
 		NewCmdEntries(flags, streams),
 		NewCmdExport(flags, streams),
+		NewCmdStop(flags, streams),
+		NewCmdStart(flags, streams),
+		NewCmdDelete(flags, streams),
 		NewCmdFields(streams),
 		NewCmdVersion(streams),
 	)

@@ -16,6 +16,14 @@ const (
 	ProtoUDP   = "UDP" // L4 flow record of a UDP stream
 )
 
+// Entry.ErrorType values shared by the dissectors.
+const (
+	ErrorNoResponse = "no_response" // a request whose response was not seen
+	ErrorNoRequest  = "no_request"  // a response whose request was not seen
+	ErrorTruncated  = "truncated"   // a message cut short (end of stream or capture)
+	ErrorMalformed  = "malformed"   // a message that does not decode
+)
+
 // Transport is the L4 protocol carrying a stream.
 type Transport uint8
 

@@ -12,9 +12,10 @@ const (
 )
 
 // Emit hands a finished entry to the pipeline. The parser sets Protocol, its payload
-// (HTTP, DNS or Redis), Timestamp, Elapsed and error fields; client says which side of
-// the stream sent the request. The pipeline fills the rest (IDs, stream, endpoints,
-// interface, capture source) and owns the entry afterwards.
+// (HTTP, DNS or Redis), Timestamp, Elapsed, Interface (of the request's first packet)
+// and error fields; client says which side of the stream sent the request. The
+// pipeline fills the rest (IDs, stream, endpoints, capture source) and owns the entry
+// afterwards.
 type Emit func(e *Entry, client Side)
 
 // Chunk is in-order data of one side of a stream.

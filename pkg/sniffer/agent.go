@@ -30,6 +30,7 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
+	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/afpacket"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/fifo"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
@@ -95,6 +96,8 @@ type Agent struct {
 	lastSeen  atomic.Int64 // unix ns of the last API request
 	subsMu    sync.Mutex
 	subs      map[chan *dissect.Entry]struct{}
+	ctxMu     sync.Mutex
+	ctxIDs    map[string]kfl.Identity // identity snapshot from capture start
 	readyOnce sync.Once
 	ready     chan struct{}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -108,6 +110,16 @@ func (a *Agent) parseQuery(r *http.Request) (*parsed, error) {
 	if p.rec.Node == "" {
 		p.rec.Node = a.cfg.Node
 	}
+	// Identities snapshotted at capture start fill in IPs the query does not know
+	// (pods that are gone since).
+	for ip, id := range a.storedIdentities() {
+		if q.Identities == nil {
+			q.Identities = map[string]kfl.Identity{}
+		}
+		if _, ok := q.Identities[ip]; !ok {
+			q.Identities[ip] = id
+		}
+	}
 	if len(q.Identities) > 0 {
 		ids := kfl.Identities{}
 		p.names = map[netip.Addr][]string{}
@@ -170,6 +182,7 @@ func (a *Agent) Handler() http.Handler {
 		enc.Encode(a.Status())
 	})
 	mux.HandleFunc("/heartbeat", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/context", a.serveContext)
 	mux.HandleFunc("/entries", a.serveEntries)
 	mux.HandleFunc("/pcap", a.servePcap)
 	mux.HandleFunc("/stop", func(w http.ResponseWriter, r *http.Request) {
@@ -507,4 +520,58 @@ func (a *Agent) Status() Status {
 		st.Interfaces = []StatusInterface{}
 	}
 	return st
+}
+
+// contextFile is where the identity snapshot taken at capture start is kept.
+func (a *Agent) contextFile() string { return filepath.Join(a.cfg.DataDir, "context.json") }
+
+func (a *Agent) storedIdentities() map[string]kfl.Identity {
+	a.ctxMu.Lock()
+	defer a.ctxMu.Unlock()
+	if a.ctxIDs == nil {
+		b, err := os.ReadFile(a.contextFile())
+		a.ctxIDs = map[string]kfl.Identity{}
+		if err == nil {
+			json.Unmarshal(b, &a.ctxIDs)
+		}
+	}
+	return a.ctxIDs
+}
+
+// serveContext stores (PUT/POST) or returns (GET) the identity snapshot: IP ->
+// Kubernetes identity at capture start. It survives restarts with the FIFO.
+func (a *Agent) serveContext(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(a.storedIdentities())
+	case http.MethodPost, http.MethodPut:
+		var ids map[string]kfl.Identity
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&ids); err != nil {
+			writeError(w, badRequest{fmt.Errorf("decoding identities: %w", err)})
+			return
+		}
+		for ip := range ids {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				writeError(w, badRequest{fmt.Errorf("identities: %q is not an IP address", ip)})
+				return
+			}
+		}
+		b, _ := json.Marshal(ids)
+		tmp := a.contextFile() + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := os.Rename(tmp, a.contextFile()); err != nil {
+			writeError(w, err)
+			return
+		}
+		a.ctxMu.Lock()
+		a.ctxIDs = ids
+		a.ctxMu.Unlock()
+		io.WriteString(w, "stored\n")
+	default:
+		writeError(w, badRequest{errors.New("use GET or POST /context")})
+	}
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-var pluginBin string
+var pluginBin, snifferBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kubectl-shark-it-")
@@ -23,11 +23,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pluginBin = filepath.Join(dir, "kubectl-shark")
-	build := exec.Command("go", "build", "-o", pluginBin, "github.com/kubectl-shark/kubectl-shark/cmd/kubectl-shark")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kubectl-shark:", err)
-		os.Exit(1)
+	snifferBin = filepath.Join(dir, "shark-sniffer")
+	for bin, pkg := range map[string]string{pluginBin: "./cmd/kubectl-shark", snifferBin: "./cmd/shark-sniffer"} {
+		build := exec.Command("go", "build", "-o", bin, "github.com/kubectl-shark/kubectl-shark/"+pkg[2:])
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -279,7 +279,7 @@ func (l *Lab) StartTcpdump(ns, iface, file string, extra ...string) *Tcpdump {
 	l.t.Helper()
 	RequireTools(l.t, "tcpdump")
 	path := filepath.Join(l.Dir, file)
-	args := append([]string{"tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", path}, extra...)
+	args := append([]string{"tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "--time-stamp-precision=nano", "-s", "0", "-w", path}, extra...)
 	p := l.Start(ns, "tcpdump", args...)
 	p.WaitLog(l.t, "listening on")
 	return &Tcpdump{l: l, p: p, ns: ns, Path: path}

@@ -1,0 +1,301 @@
+package capture
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	authv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+// Clients bundles what the control plane needs to reach a cluster.
+type Clients struct {
+	Kube       kubernetes.Interface
+	RESTConfig *rest.Config
+}
+
+// Progress receives human-readable progress lines (stderr of the CLI).
+type Progress func(format string, args ...any)
+
+// RandomSuffix returns 5 random lower-case alphanumerics, like generateName.
+func RandomSuffix() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	var b [5]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// Preflight checks, before anything is created, that the user may create, get, list,
+// watch and delete pods and create pods/portforward in the sniffer namespace, and
+// that Pod Security Admission admits a sniffer (server-side dry run). Errors name
+// what is missing and what to do.
+func Preflight(ctx context.Context, c Clients, ns string, sample *corev1.Pod) error {
+	var missing []string
+	for _, v := range []struct{ verb, res, sub string }{
+		{"create", "pods", ""}, {"get", "pods", ""}, {"list", "pods", ""}, {"watch", "pods", ""},
+		{"delete", "pods", ""}, {"create", "pods", "portforward"}, {"get", "pods", "log"},
+	} {
+		ssar := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authv1.ResourceAttributes{Namespace: ns, Verb: v.verb, Resource: v.res, Subresource: v.sub},
+		}}
+		res, err := c.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, ssar, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("checking permissions: %w", err)
+		}
+		if !res.Status.Allowed {
+			r := v.res
+			if v.sub != "" {
+				r += "/" + v.sub
+			}
+			missing = append(missing, v.verb+" "+r)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing permissions in namespace %q: %s (see the README's RBAC section for a ready-to-apply Role)", ns, strings.Join(missing, ", "))
+	}
+	if sample != nil {
+		_, err := c.Kube.CoreV1().Pods(ns).Create(ctx, sample, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return explainCreateError(err, ns)
+		}
+	}
+	return nil
+}
+
+// explainCreateError turns an admission rejection into advice.
+func explainCreateError(err error, ns string) error {
+	msg := err.Error()
+	if apierrors.IsForbidden(err) && strings.Contains(msg, "violates PodSecurity") {
+		return fmt.Errorf("namespace %q does not admit sniffer pods: %w\n"+
+			"sniffers need hostPID and the NET_RAW, SYS_ADMIN and SYS_PTRACE capabilities. Either label the namespace:\n"+
+			"  kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged\n"+
+			"or run the sniffers in a namespace that admits them: --sniffer-namespace NAMESPACE", ns, err, ns)
+	}
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("creating sniffer pods in namespace %q: %w", ns, err)
+	}
+	return fmt.Errorf("creating sniffer pods in namespace %q: %w", ns, err)
+}
+
+// Create creates one sniffer per target and waits until every one is Ready
+// (capturing). On error it deletes what it created. It returns the sniffer pods.
+func Create(ctx context.Context, c Clients, spec Spec, targets []Target, suffix func() string, progress Progress) ([]*corev1.Pod, error) {
+	if suffix == nil {
+		suffix = RandomSuffix
+	}
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	var pods []*corev1.Pod
+	for _, t := range targets {
+		p, err := SnifferPod(spec, t, suffix())
+		if err != nil {
+			return nil, err
+		}
+		pods = append(pods, p)
+	}
+	if len(pods) == 0 {
+		return nil, ErrNoTargets
+	}
+	if err := Preflight(ctx, c, spec.Namespace, pods[0]); err != nil {
+		return nil, err
+	}
+	var created []*corev1.Pod
+	cleanup := func() {
+		del, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, p := range created {
+			c.Kube.CoreV1().Pods(p.Namespace).Delete(del, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))})
+		}
+	}
+	for _, p := range pods {
+		out, err := c.Kube.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			cleanup()
+			return nil, explainCreateError(err, p.Namespace)
+		}
+		created = append(created, out)
+		progress("created sniffer %s for %s on node %s", out.Name, out.Annotations[AnnotationTarget], out.Spec.NodeName)
+	}
+	if err := WaitReady(ctx, c, created, progress); err != nil {
+		cleanup()
+		return nil, err
+	}
+	return created, nil
+}
+
+// ErrSnifferFailed is wrapped when a sniffer cannot start.
+var ErrSnifferFailed = errors.New("sniffer failed")
+
+// WaitReady watches the sniffer pods until each is Ready, failing fast with the
+// reason (image pull error, crash with its last log lines, unschedulable).
+func WaitReady(ctx context.Context, c Clients, pods []*corev1.Pod, progress Progress) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(pods))
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = waitOne(ctx, c, p, progress)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func waitOne(ctx context.Context, c Clients, pod *corev1.Pod, progress Progress) error {
+	sel := fields.OneTermEqualSelector("metadata.name", pod.Name).String()
+	lw := &cache.ListWatch{
+		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return c.Kube.CoreV1().Pods(pod.Namespace).List(ctx, o)
+		},
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return c.Kube.CoreV1().Pods(pod.Namespace).Watch(ctx, o)
+		},
+	}
+	var failure error
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return false, fmt.Errorf("%w: sniffer %s was deleted while starting", ErrSnifferFailed, pod.Name)
+		}
+		if why := podFailure(p); why != "" {
+			failure = fmt.Errorf("%w: %s: %s%s", ErrSnifferFailed, p.Name, why, lastLogs(ctx, c, p))
+			return false, failure
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				progress("sniffer %s is capturing", p.Name)
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if failure != nil {
+		return failure
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for sniffer %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// podFailure says why a sniffer cannot become ready, or "" while it still may.
+func podFailure(p *corev1.Pod) string {
+	if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+		return "pod " + strings.ToLower(string(p.Status.Phase)) + " " + p.Status.Message
+	}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+			return "cannot be scheduled: " + cond.Message
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+				return fmt.Sprintf("cannot pull image %s (%s: %s); use --image to pick another, or --pull-secret for a private registry", cs.Image, w.Reason, w.Message)
+			case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+				return w.Reason + ": " + w.Message
+			case "CrashLoopBackOff":
+				return "the sniffer keeps crashing"
+			}
+		}
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+			return fmt.Sprintf("the sniffer exited with code %d: %s", t.ExitCode, strings.TrimSpace(t.Message))
+		}
+		if t := cs.LastTerminationState.Terminated; t != nil && t.ExitCode != 0 && cs.RestartCount > 0 {
+			return fmt.Sprintf("the sniffer exited with code %d: %s", t.ExitCode, strings.TrimSpace(t.Message))
+		}
+	}
+	return ""
+}
+
+// lastLogs returns the sniffer's last log lines, indented, for error messages.
+func lastLogs(ctx context.Context, c Clients, p *corev1.Pod) string {
+	lines := int64(10)
+	for _, previous := range []bool{false, true} {
+		req := c.Kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: SnifferContainerName, TailLines: &lines, Previous: previous})
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rc, err := req.Stream(ctx)
+		if err != nil {
+			cancel()
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(rc, 16<<10))
+		rc.Close()
+		cancel()
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return "\nlast log lines of " + p.Name + ":\n  " + strings.ReplaceAll(s, "\n", "\n  ")
+		}
+	}
+	return ""
+}
+
+// Delete deletes the sniffers of a capture (every capture when name is "") in ns
+// (every namespace when ns is "") and waits until they are gone.
+func Delete(ctx context.Context, c Clients, ns, name string, progress Progress) (int, error) {
+	sel := labels.Set{LabelManagedBy: ManagedByValue}
+	if name != "" {
+		sel[LabelCapture] = name
+	}
+	list, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return 0, fmt.Errorf("listing sniffers: %w", err)
+	}
+	for _, p := range list.Items {
+		err := c.Kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(2))})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return 0, fmt.Errorf("deleting sniffer %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		if progress != nil {
+			progress("deleted sniffer %s/%s", p.Namespace, p.Name)
+		}
+	}
+	// Wait until they are gone, so "nothing left behind" is true when we return.
+	for _, p := range list.Items {
+		sel := fields.OneTermEqualSelector("metadata.name", p.Name).String()
+		lw := &cache.ListWatch{
+			ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+				o.FieldSelector = sel
+				return c.Kube.CoreV1().Pods(p.Namespace).List(ctx, o)
+			},
+			WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+				o.FieldSelector = sel
+				return c.Kube.CoreV1().Pods(p.Namespace).Watch(ctx, o)
+			},
+		}
+		gone := func(store cache.Store) (bool, error) { return len(store.List()) == 0, nil }
+		_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, gone, func(ev watch.Event) (bool, error) {
+			return ev.Type == watch.Deleted, nil
+		})
+		if err != nil {
+			return len(list.Items), fmt.Errorf("waiting for sniffer %s/%s to go away: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return len(list.Items), nil
+}
