@@ -188,7 +188,7 @@ func TestOfflineMatchesTshark(t *testing.T) {
 		if len(streams) != 2 {
 			t.Fatalf("tshark sees 500s on streams %v, want 2 streams", streams)
 		}
-		want := len(lab.Lines(tshark(t, "-r", pcap, "-Y", "tcp.stream in {"+strings.Join(streams, " ")+"}", "-T", "fields", "-e", "frame.number")))
+		want := len(lab.Lines(tshark(t, "-r", pcap, "-Y", "tcp.stream == "+strings.Join(streams, " || tcp.stream == "), "-T", "fields", "-e", "frame.number")))
 		got := len(lab.Lines(tshark(t, "-r", out, "-T", "fields", "-e", "frame.number")))
 		if got != want {
 			t.Errorf("export wrote %d packets, tshark counts %d in the matching streams", got, want)

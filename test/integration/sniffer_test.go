@@ -45,11 +45,14 @@ func startSniffer(t *testing.T, l *lab.Lab, dataDir string, args ...string) *sni
 	ready := filepath.Join(t.TempDir(), "ready")
 	all := append([]string{snifferBin, "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--ready-file", ready}, args...)
 	p := l.Start("", "shark-sniffer", all...)
-	p.WaitLog(t, "capturing")
 	s := &sniffer{t: t, p: p, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dataDir}
-	if _, err := os.Stat(ready); err != nil {
-		t.Fatalf("capturing, but no ready file: %v", err)
-	}
+	s.waitFor("the ready file", func() bool {
+		if p.Exited() {
+			t.Fatalf("the agent exited:\n%s", p.Output())
+		}
+		_, err := os.Stat(ready)
+		return err == nil
+	})
 	if code, body := s.get("/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
@@ -152,7 +155,9 @@ func (s *sniffer) waitMarker(l *lab.Lab) {
 
 func frames(t *testing.T, file string, display string) []string {
 	t.Helper()
-	args := []string{"-r", file, "-T", "fields", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "frame.protocols"}
+	// Every socket timestamps a packet itself, so compare what is in the packets.
+	args := []string{"-r", file, "-T", "fields", "-e", "frame.len", "-e", "frame.protocols", "-e", "ip.src", "-e", "ip.dst",
+		"-e", "ip.id", "-e", "tcp.srcport", "-e", "tcp.seq_raw", "-e", "tcp.ack_raw", "-e", "udp.srcport", "-e", "udp.length"}
 	if display != "" {
 		args = append(args, "-Y", display)
 	}
@@ -357,7 +362,7 @@ func TestSnifferFIFOCap(t *testing.T) {
 	if st.FIFO.Packets+st.FIFO.DroppedPackets < st.Packets-100 {
 		t.Errorf("held %d + dropped %d far below captured %d", st.FIFO.Packets, st.FIFO.DroppedPackets, st.Packets)
 	}
-	ts, _ := strconv.ParseFloat(strings.Fields(first[0])[0], 64)
+	ts, _ := strconv.ParseFloat(strings.TrimSpace(tshark(t, "-r", all, "-c", "1", "-T", "fields", "-e", "frame.time_epoch")), 64)
 	if d := time.Duration(ts*1e9) - time.Duration(st.FIFO.Oldest.UnixNano()); d < -time.Millisecond || d > time.Millisecond {
 		t.Errorf("oldest packet held at %v, /status says %v", ts, st.FIFO.Oldest)
 	}
@@ -389,9 +394,9 @@ func TestSnifferBadInput(t *testing.T) {
 		{"missing runtime socket", []string{"--container-id", "containerd://0123456789ab", "--runtime-socket", "/nonexistent/containerd.sock"}, "runtime"},
 		{"process that does not exist", []string{"--pid", "999999999"}, "999999999"},
 		{"not a netns", []string{"--netns", "/etc/hostname"}, "network namespace"},
-		{"bad filter", []string{"--pid", "1", "--filter", "tcp prot 80"}, "tcp prot 80"},
-		{"bad size", []string{"--pid", "1", "--buffer-size", "lots"}, "quantity"},
-		{"two targets", []string{"--pid", "1", "--netns", "/proc/1/ns/net"}, "exactly one"},
+		{"bad filter", []string{"--netns", "/proc/self/ns/net", "--filter", "tcp prot 80"}, "tcp prot 80"},
+		{"bad size", []string{"--netns", "/proc/self/ns/net", "--buffer-size", "lots"}, "quantity"},
+		{"two targets", []string{"--pid", "1", "--netns", "/proc/self/ns/net"}, "exactly one"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

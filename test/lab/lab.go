@@ -183,6 +183,16 @@ func (p *Process) Signal(t testing.TB, sig syscall.Signal) {
 	}
 }
 
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Output is everything the process printed so far.
 func (p *Process) Output() string { return p.log.String() }
 
