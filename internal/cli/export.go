@@ -14,7 +14,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-shark/kubectl-shark/internal/version"
-	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
 	"github.com/kubectl-shark/kubectl-shark/pkg/capture"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/protocols"
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
@@ -127,7 +126,7 @@ func (o *ExportOptions) Validate(cmd *cobra.Command) error {
 		o.filter = f
 	}
 	if o.BPF != "" {
-		if _, err := capfilter.Compile(o.BPF, 1, 262144); err != nil {
+		if err := checkBPF(o.BPF); err != nil {
 			return err
 		}
 	}

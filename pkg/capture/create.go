@@ -165,11 +165,11 @@ func WaitReady(ctx context.Context, c Clients, pods []*corev1.Pod, progress Prog
 func waitOne(ctx context.Context, c Clients, pod *corev1.Pod, progress Progress) error {
 	sel := fields.OneTermEqualSelector("metadata.name", pod.Name).String()
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
 			return c.Kube.CoreV1().Pods(pod.Namespace).List(ctx, o)
 		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel
 			return c.Kube.CoreV1().Pods(pod.Namespace).Watch(ctx, o)
 		},
@@ -280,11 +280,11 @@ func Delete(ctx context.Context, c Clients, ns, name string, progress Progress) 
 	for _, p := range list.Items {
 		sel := fields.OneTermEqualSelector("metadata.name", p.Name).String()
 		lw := &cache.ListWatch{
-			ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				o.FieldSelector = sel
 				return c.Kube.CoreV1().Pods(p.Namespace).List(ctx, o)
 			},
-			WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				o.FieldSelector = sel
 				return c.Kube.CoreV1().Pods(p.Namespace).Watch(ctx, o)
 			},

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Tunnel is a port-forward to one sniffer's API on 127.0.0.1:APIPort of its pod.
@@ -39,15 +39,15 @@ func Open(ctx context.Context, c Clients, pod *corev1.Pod) (*Tunnel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port-forwarding to %s: %w", pod.Name, err)
 	}
-	var dialer httpstream.Dialer = spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	var dialer httpstream.Dialer = spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	// Prefer websockets (Kubernetes 1.31+), fall back to SPDY as kubectl does.
-	if ws, err := portforward.NewSPDYOverWebsocketDialer(u, c.RESTConfig); err == nil {
-		dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
+	if ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.RESTConfig); err == nil {
+		dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
 			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 		})
 	}
 	stop, ready := make(chan struct{}), make(chan struct{})
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(APIPort)}, stop, ready, io.Discard, io.Discard)
+	fw, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(APIPort)}, stop, ready, io.Discard, io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("port-forwarding to %s: %w", pod.Name, err)
 	}

@@ -176,11 +176,6 @@ func Export(ctx context.Context, c Clients, ns, name string, q Query, dst export
 	}
 	// Each sniffer's stream is read by its own goroutine into a pipe; the merge
 	// pulls from all of them.
-	type src struct {
-		pod *corev1.Pod
-		r   *export.Reader
-		pr  *io.PipeReader
-	}
 	var ready []*corev1.Pod
 	for i := range pods {
 		if podReady(&pods[i]) {

@@ -159,11 +159,11 @@ func WatchTargets(ctx context.Context, c Clients, spec Spec, onNew func([]*corev
 		return nil
 	}
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = spec.Selector
 			return c.Kube.CoreV1().Pods(spec.TargetNamespace).List(ctx, o)
 		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = spec.Selector
 			return c.Kube.CoreV1().Pods(spec.TargetNamespace).Watch(ctx, o)
 		},

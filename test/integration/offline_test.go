@@ -118,9 +118,7 @@ func TestOfflineMatchesTshark(t *testing.T) {
 		ours := jsonEntries(t, pcap, "dns")
 		var ourQs, ourCodes []string
 		for _, e := range ours {
-			for _, q := range list(e["dns_questions"]) {
-				ourQs = append(ourQs, q)
-			}
+			ourQs = append(ourQs, list(e["dns_questions"])...)
 			if b, _ := e["dns_response"].(bool); b {
 				ourCodes = append(ourCodes, strconv.Itoa(num(e["status_code"])))
 			}
