@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) \
 	-X $(PKG)/internal/version.Commit=$(COMMIT) -X $(PKG)/internal/version.Date=$(DATE)
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build deps test test-unit test-integration lint fmt tidy-check imports-check clean
+.PHONY: all build deps test test-unit test-integration e2e demo lint fmt tidy-check imports-check clean
 
 all: build
 
@@ -23,8 +23,11 @@ build:
 deps:
 	@hack/deps.sh
 
-## test: every tier that runs on this machine (unit, lint, privileged integration)
+## test: every tier (lint, unit, privileged integration, end-to-end on the local
+## cluster). The cluster is stopped at the end whatever the result.
 test: deps lint test-unit test-integration
+	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
+	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
 
 test-unit:
 	$(GO) test -race -count=1 ./pkg/... ./internal/... ./cmd/...
@@ -32,6 +35,17 @@ test-unit:
 # Privileged integration tests: real network namespaces, servers and clients, tshark.
 test-integration:
 	$(GO) test -count=1 -timeout 20m ./test/integration/...
+
+# End-to-end tests against the local single-node cluster (started if needed).
+E2E_IMAGE := docker.io/kubectl-shark/sniffer:e2e
+CLUSTER_SOCKET := /run/kubectl-shark-cluster/containerd.sock
+e2e: cluster-up
+	hack/cluster/images.sh --load web
+	images/sniffer/build.sh _output/images/sniffer-e2e.tar $(E2E_IMAGE)
+	hack/cluster/load.sh _output/images/sniffer-e2e.tar
+	KUBECONFIG=$$(hack/cluster/kubeconfig.sh) KUBECTL=$$(hack/cluster/kubeconfig.sh --kubectl) \
+	SHARK_IMAGE=$(E2E_IMAGE) SHARK_RUNTIME_SOCKET=$(CLUSTER_SOCKET) \
+	$(GO) test -count=1 -timeout 30m ./test/e2e/...
 
 lint: imports-check tidy-check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -56,3 +70,6 @@ fmt:
 
 clean:
 	rm -rf bin dist
+
+# The local single-node cluster: cluster-up, cluster-down, cluster-load, ...
+include hack/cluster/cluster.mk

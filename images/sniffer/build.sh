@@ -21,7 +21,7 @@ pkg=github.com/kubectl-shark/kubectl-shark
 ldflags="-s -w -X $pkg/internal/version.Version=$version -X $pkg/internal/version.Commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 mkdir -p "$work/rootfs/tmp" "$work/rootfs/data"
 chmod 1777 "$work/rootfs/tmp"
-(cd "$root" && go build -trimpath -ldflags "$ldflags" -o "$work/rootfs/shark-sniffer" ./cmd/shark-sniffer)
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$work/rootfs/shark-sniffer" ./cmd/shark-sniffer)
 
 # A cgo build links libpcap and glibc dynamically: copy what it needs, at the same paths.
 if ldd "$work/rootfs/shark-sniffer" >/dev/null 2>&1; then

@@ -35,7 +35,6 @@ import "C"
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -43,24 +42,15 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// hint follows every compile error.
-const hint = "(tcpdump filter syntax: see 'man pcap-filter')"
-
-// linkName names a link type in messages: "Ethernet", or "link type 4242".
-func linkName(lt layers.LinkType) string {
-	if s := lt.String(); !strings.HasPrefix(s, "Unknown") {
-		return s
-	}
-	return "link type " + strconv.Itoa(int(lt))
-}
-
 // libpcap before 1.8 had a non-reentrant parser; compiling is rare, so always serialize.
 var compileMu sync.Mutex
 
-// Compile compiles a tcpdump filter expression for packets of the given link type
-// captured with the given snapshot length (0 means 262144). An empty expression
-// matches every packet.
-func Compile(expr string, linkType layers.LinkType, snaplen int) (*Filter, error) {
+// haveLibpcap is true in builds linked with libpcap.
+const haveLibpcap = true
+
+// compileLibpcap compiles with libpcap itself: the fallback for syntax the pure-Go
+// compiler does not support, and the tests' oracle.
+func compileLibpcap(expr string, linkType layers.LinkType, snaplen int) (*Filter, error) {
 	if snaplen <= 0 || snaplen > 1<<30 {
 		snaplen = 262144
 	}

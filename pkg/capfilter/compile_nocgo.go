@@ -9,12 +9,15 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Compile always fails in this build: compiling tcpdump expressions needs libpcap
-// through cgo. FromInstructions still accepts programs compiled elsewhere.
-func Compile(expr string, linkType layers.LinkType, snaplen int) (*Filter, error) {
+// haveLibpcap is false in builds without cgo.
+const haveLibpcap = false
+
+// compileLibpcap fails in this build: there is no libpcap to fall back on for the
+// few expressions the pure-Go compiler does not support.
+func compileLibpcap(expr string, linkType layers.LinkType, snaplen int) (*Filter, error) {
 	why := "built without cgo"
 	if runtime.GOOS == "windows" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
 		why = "no libpcap on " + runtime.GOOS
 	}
-	return nil, fmt.Errorf("compiling filter %q: %w (%s); filter with --kfl or use a linux build", expr, ErrNoCompiler, why)
+	return nil, fmt.Errorf("compiling filter %q: %w (%s)", expr, ErrNoCompiler, why)
 }

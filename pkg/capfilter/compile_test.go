@@ -116,7 +116,13 @@ func TestCompileAgainstTcpdump(t *testing.T) {
 		}
 		for _, expr := range expressions {
 			t.Run(c.file+"/"+expr, func(t *testing.T) {
-				f, err := Compile(expr, iface.LinkType, iface.SnapLen)
+				// libpcap through cgo gives exactly tcpdump's program; Compile (the
+				// pure-Go compiler first) must select exactly tcpdump's packets.
+				f, err := compileLibpcap(expr, iface.LinkType, iface.SnapLen)
+				g, gerr := Compile(expr, iface.LinkType, iface.SnapLen)
+				if (gerr == nil) != (err == nil) {
+					t.Fatalf("Compile error %v, libpcap error %v", gerr, err)
+				}
 
 				// The program, or the error, as tcpdump has it.
 				var stdout, stderr bytes.Buffer
@@ -156,14 +162,20 @@ func TestCompileAgainstTcpdump(t *testing.T) {
 					}
 					want = append(want, fmt.Sprintf("%d.%09d/%d", p.Timestamp.Unix(), p.Timestamp.Nanosecond(), p.Length))
 				}
-				var got []string
+				var got, gotGo []string
 				for _, p := range pkts {
 					if f.Match(p.Data, p.Length) {
 						got = append(got, fmt.Sprintf("%d.%09d/%d", p.Timestamp.Unix(), p.Timestamp.Nanosecond(), p.Length))
 					}
+					if g.Match(p.Data, p.Length) {
+						gotGo = append(gotGo, fmt.Sprintf("%d.%09d/%d", p.Timestamp.Unix(), p.Timestamp.Nanosecond(), p.Length))
+					}
 				}
 				if strings.Join(got, " ") != strings.Join(want, " ") {
-					t.Fatalf("Match selects %d packets, tcpdump %d:\n got %v\nwant %v", len(got), len(want), got, want)
+					t.Fatalf("Match (libpcap's program) selects %d packets, tcpdump %d:\n got %v\nwant %v", len(got), len(want), got, want)
+				}
+				if strings.Join(gotGo, " ") != strings.Join(want, " ") {
+					t.Fatalf("Compile's program selects %d packets, tcpdump %d:\n got %v\nwant %v", len(gotGo), len(want), gotGo, want)
 				}
 				if len(got) > 0 && len(got) < len(pkts) {
 					selective++
