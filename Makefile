@@ -27,7 +27,7 @@ deps:
 ## cluster). The cluster is stopped at the end whatever the result.
 test: deps lint test-unit test-integration
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
-	$(MAKE) --no-print-directory cluster-down || rc=$$((rc ? rc : 1)); exit $$rc
+	$(MAKE) --no-print-directory cluster-down WIPE=1 || rc=$$((rc ? rc : 1)); exit $$rc
 
 test-unit:
 	$(GO) test -race -count=1 ./pkg/... ./internal/... ./cmd/...
@@ -36,10 +36,15 @@ test-unit:
 test-integration:
 	$(GO) test -count=1 -timeout 20m ./test/integration/...
 
+## demo: the main job on the local cluster (brought up if needed)
+demo: deps
+	hack/demo.sh
+
 # End-to-end tests against the local single-node cluster (started if needed).
 E2E_IMAGE := docker.io/kubectl-shark/sniffer:e2e
 CLUSTER_SOCKET := /run/kubectl-shark-cluster/containerd.sock
 e2e: cluster-up
+	hack/cluster/smoke.sh
 	hack/cluster/images.sh --load web
 	images/sniffer/build.sh _output/images/sniffer-e2e.tar $(E2E_IMAGE)
 	hack/cluster/load.sh _output/images/sniffer-e2e.tar
