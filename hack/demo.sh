@@ -25,7 +25,7 @@ hack/cluster/load.sh _output/images/sniffer-demo.tar >&2
 hack/cluster/images.sh --load web redis >&2
 # `kubectl shark` finds the plugin on PATH.
 export PATH=$root/bin:$PATH
-shark() { echo "\$ kubectl shark $*" >&2; "$kubectl" shark "$@"; }
+shark() { printf '$ kubectl shark' >&2; printf ' %q' "$@" >&2; echo >&2; "$kubectl" shark "$@"; }
 
 step "demo app"
 "$kubectl" apply -f hack/cluster/manifests/demo.yaml >&2

@@ -54,8 +54,8 @@ func (w *rowWriter) row(m map[string]any) error {
 		}
 	}
 	ts, _ := time.Parse(time.RFC3339Nano, str(m["timestamp"]))
-	src := endpoint(m, "src")
-	dst := endpoint(m, "dst")
+	src := endpoint(m, "src", w.wide)
+	dst := endpoint(m, "dst", w.wide)
 	req, status := describeJSON(m)
 	elapsed := "-"
 	if us := num(m["elapsed_time"]); us > 0 {
@@ -72,20 +72,25 @@ func (w *rowWriter) row(m map[string]any) error {
 	return err
 }
 
-// endpoint renders "pod (ip:port)" when the pod is known, else "ip:port".
-func endpoint(m map[string]any, side string) string {
+// endpoint renders the pod (or service) name when known, else "ip:port"; wide adds
+// the address to the name.
+func endpoint(m map[string]any, side string, wide bool) string {
 	addr := str(m[side+".ip"])
 	if strings.Contains(addr, ":") {
 		addr = "[" + addr + "]"
 	}
 	addr += ":" + strconv.Itoa(num(m[side+".port"]))
-	if pod := str(m[side+".pod.name"]); pod != "" {
-		return pod + " (" + addr + ")"
+	name := str(m[side+".pod.name"])
+	if name == "" && str(m[side+".service.name"]) != "" {
+		name = "svc/" + str(m[side+".service.name"])
 	}
-	if svc := str(m[side+".service.name"]); svc != "" {
-		return "svc/" + svc + " (" + addr + ")"
+	switch {
+	case name == "":
+		return addr
+	case wide:
+		return name + " (" + addr + ")"
 	}
-	return addr
+	return name
 }
 
 func describeJSON(m map[string]any) (req, status string) {
