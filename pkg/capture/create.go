@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -105,6 +106,9 @@ func Create(ctx context.Context, c Clients, spec Spec, targets []Target, suffix 
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
+	if err := checkRuntimes(ctx, c, targets); err != nil {
+		return nil, err
+	}
 	var pods []*corev1.Pod
 	for _, t := range targets {
 		p, err := SnifferPod(spec, t, suffix())
@@ -163,6 +167,8 @@ func WaitReady(ctx context.Context, c Clients, pods []*corev1.Pod, progress Prog
 }
 
 func waitOne(ctx context.Context, c Clients, pod *corev1.Pod, progress Progress) error {
+	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
+	defer cancel()
 	sel := fields.OneTermEqualSelector("metadata.name", pod.Name).String()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -199,7 +205,60 @@ func waitOne(ctx context.Context, c Clients, pod *corev1.Pod, progress Progress)
 		return failure
 	}
 	if err != nil {
+		if wait.Interrupted(err) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%w: %s is not capturing after %s%s", ErrSnifferFailed, pod.Name, ReadyTimeout, podEvents(context.WithoutCancel(ctx), c, pod))
+		}
 		return fmt.Errorf("waiting for sniffer %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// ReadyTimeout bounds the wait for one sniffer to capture (image pull included).
+var ReadyTimeout = 3 * time.Minute
+
+// podEvents returns the pod's recent warning events, for error messages.
+func podEvents(ctx context.Context, c Clients, pod *corev1.Pod) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	evs, err := c.Kube.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.Set{"involvedObject.name": pod.Name, "involvedObject.kind": "Pod"}.String(),
+	})
+	if err != nil || len(evs.Items) == 0 {
+		return ""
+	}
+	var lines []string
+	for _, e := range evs.Items {
+		if e.Type == corev1.EventTypeWarning || len(lines) < 5 {
+			lines = append(lines, e.Reason+": "+e.Message)
+		}
+	}
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	return "\nevents of " + pod.Name + ":\n  " + strings.Join(lines, "\n  ")
+}
+
+// checkRuntimes refuses targets on nodes whose container runtime is not containerd:
+// the sniffer finds its target through containerd's API and mounts its socket.
+func checkRuntimes(ctx context.Context, c Clients, targets []Target) error {
+	seen := map[string]bool{}
+	for _, t := range targets {
+		node := t.Pod.Spec.NodeName
+		if seen[node] {
+			continue
+		}
+		seen[node] = true
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			continue // nodes may not be readable with namespaced RBAC; the sniffer reports it then
+		}
+		rt := n.Status.NodeInfo.ContainerRuntimeVersion
+		if rt != "" && !strings.HasPrefix(rt, "containerd://") {
+			return fmt.Errorf("pod %s runs on node %s whose container runtime is %s: kubectl-shark's sniffers need containerd (they find the target container through its API)", t.Pod.Name, node, rt)
+		}
+		if !strings.HasPrefix(t.ContainerID, "containerd://") {
+			return fmt.Errorf("container %s of pod %s has ID %q: kubectl-shark's sniffers need containerd", t.Container, t.Pod.Name, t.ContainerID)
+		}
 	}
 	return nil
 }

@@ -417,3 +417,44 @@ func TestSnifferBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A full disk is reported, not fatal: the agent drops its oldest segment, says so in
+// /status, and keeps capturing.
+func TestSnifferFullDisk(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireTools(t, "nginx", "curl", "mount", "umount")
+	l := lab.New(t)
+	l.WriteFile("big.bin", bytes.Repeat([]byte("0123456789abcdef"), 64<<10)) // 1 MiB
+	l.Nginx("")
+	data := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "shark-test-full", data).CombinedOutput(); err != nil {
+		t.Fatalf("mounting a 2 MiB tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", data).Run() })
+	// The FIFO may use 64 MiB, the disk holds 2 MiB.
+	s := startSniffer(t, l, data, "--netns", "/var/run/netns/"+l.Server, "--buffer-size", "64Mi", "--segment-size", "256Ki")
+	for i := 0; i < 8; i++ {
+		l.Exec(l.Client, "curl", "-sS", "-o", "/dev/null", "http://"+l.ServerIP+"/big.bin")
+	}
+	s.waitMarker(l)
+	code, body := s.get("/status")
+	if code != 200 {
+		t.Fatalf("/status: %d", code)
+	}
+	var st struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+		FIFO  struct {
+			WriteErrors     uint64 `json:"writeErrors"`
+			DroppedSegments uint64 `json:"droppedSegments"`
+			LastError       string `json:"lastError"`
+		} `json:"fifo"`
+	}
+	json.Unmarshal([]byte(body), &st)
+	if st.FIFO.WriteErrors == 0 || !strings.Contains(st.FIFO.LastError, "disk full") {
+		t.Errorf("8 MiB into a 2 MiB disk: /status does not report it:\n%s", body)
+	}
+	if st.State != "capturing" || s.p.Exited() {
+		t.Errorf("the agent stopped capturing on a full disk: state %q", st.State)
+	}
+}
