@@ -78,24 +78,29 @@ exchange, Redis command/reply, and one L4 record per TCP connection or UDP flow.
 }
 
 // Complete fills derived fields.
-func (o *EntriesOptions) Complete(cmd *cobra.Command, args []string) error {
-	if len(args) > 1 {
-		return usageErrorf(cmd, "expected at most one capture NAME, got %d arguments", len(args))
+func (o *EntriesOptions) Complete(cmd *cobra.Command, args []string) (err error) {
+	o.name, err = captureOrFile(cmd, args, o.File)
+	return err
+}
+
+// captureOrFile checks the (NAME | -r FILE) arguments of entries and export and
+// returns the capture name ("" with -r).
+func captureOrFile(cmd *cobra.Command, args []string, file string) (string, error) {
+	switch {
+	case len(args) > 1:
+		return "", usageErrorf(cmd, "expected at most one capture NAME, got %d arguments", len(args))
+	case len(args) == 1 && file != "":
+		return "", usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
+	case len(args) == 1:
+		return args[0], nil
+	case file == "":
+		return "", usageErrorf(cmd, "no input: give a capture NAME (see 'kubectl shark list') or -r FILE (a pcap or pcapng file)")
 	}
-	if len(args) == 1 && o.File != "" {
-		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
-	}
-	if len(args) == 1 {
-		o.name = args[0]
-	}
-	return nil
+	return "", nil
 }
 
 // Validate checks the flags; a bad KFL expression is shown with a caret.
 func (o *EntriesOptions) Validate(cmd *cobra.Command) error {
-	if o.File == "" && o.name == "" {
-		return usageErrorf(cmd, "no input: give a capture NAME (see 'kubectl shark list') or -r FILE (a pcap or pcapng file)")
-	}
 	if o.File != "" && (o.Follow || o.Since != "") {
 		return usageErrorf(cmd, "--follow and --since apply to captures, not to -r FILE")
 	}

@@ -83,24 +83,13 @@ stderr.`,
 }
 
 // Complete fills derived fields.
-func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) error {
-	if len(args) > 1 {
-		return usageErrorf(cmd, "expected at most one capture NAME, got %d arguments", len(args))
-	}
-	if len(args) == 1 && o.File != "" {
-		return usageErrorf(cmd, "give either a capture NAME or -r FILE, not both")
-	}
-	if len(args) == 1 {
-		o.name = args[0]
-	}
-	return nil
+func (o *ExportOptions) Complete(cmd *cobra.Command, args []string) (err error) {
+	o.name, err = captureOrFile(cmd, args, o.File)
+	return err
 }
 
 // Validate checks flags and compiles the filters, so mistakes show before any work.
 func (o *ExportOptions) Validate(cmd *cobra.Command) error {
-	if o.File == "" && o.name == "" {
-		return usageErrorf(cmd, "no input: give a capture NAME (see 'kubectl shark list') or -r FILE (a pcap or pcapng file)")
-	}
 	if o.File != "" && (o.Since != "" || o.Until != "") {
 		return usageErrorf(cmd, "--since and --until apply to captures, not to -r FILE")
 	}

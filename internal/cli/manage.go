@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
@@ -318,46 +320,33 @@ func completeWorkloads(flags *genericclioptions.ConfigFlags) func(*cobra.Command
 			return nil, cobra.ShellCompDirectiveError
 		}
 		ctx := cmd.Context()
-		var names []string
 		lo := metav1.ListOptions{}
+		var list runtime.Object
 		switch kind, _, _ := capture.ParseWorkload([]string{typ + "/x"}); kind {
 		case "pod":
-			if l2, err := c.Kube.CoreV1().Pods(ns).List(ctx, lo); err == nil {
-				for _, p := range l2.Items {
-					if p.Labels[capture.LabelManagedBy] != capture.ManagedByValue {
-						names = append(names, p.Name)
-					}
-				}
-			}
+			lo.LabelSelector = "!" + capture.LabelManagedBy // not our own sniffers
+			list, err = c.Kube.CoreV1().Pods(ns).List(ctx, lo)
 		case "deployment":
-			if l, err := c.Kube.AppsV1().Deployments(ns).List(ctx, lo); err == nil {
-				for _, d := range l.Items {
-					names = append(names, d.Name)
-				}
-			}
+			list, err = c.Kube.AppsV1().Deployments(ns).List(ctx, lo)
 		case "replicaset":
-			if l, err := c.Kube.AppsV1().ReplicaSets(ns).List(ctx, lo); err == nil {
-				for _, d := range l.Items {
-					names = append(names, d.Name)
-				}
-			}
+			list, err = c.Kube.AppsV1().ReplicaSets(ns).List(ctx, lo)
 		case "statefulset":
-			if l, err := c.Kube.AppsV1().StatefulSets(ns).List(ctx, lo); err == nil {
-				for _, d := range l.Items {
-					names = append(names, d.Name)
-				}
-			}
+			list, err = c.Kube.AppsV1().StatefulSets(ns).List(ctx, lo)
 		case "daemonset":
-			if l, err := c.Kube.AppsV1().DaemonSets(ns).List(ctx, lo); err == nil {
-				for _, d := range l.Items {
-					names = append(names, d.Name)
-				}
-			}
+			list, err = c.Kube.AppsV1().DaemonSets(ns).List(ctx, lo)
 		case "job":
-			if l, err := c.Kube.BatchV1().Jobs(ns).List(ctx, lo); err == nil {
-				for _, d := range l.Items {
-					names = append(names, d.Name)
-				}
+			list, err = c.Kube.BatchV1().Jobs(ns).List(ctx, lo)
+		default:
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		items, _ := meta.ExtractList(list)
+		var names []string
+		for _, it := range items {
+			if m, err := meta.Accessor(it); err == nil {
+				names = append(names, m.GetName())
 			}
 		}
 		out := make([]string, 0, len(names))

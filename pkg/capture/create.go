@@ -169,17 +169,7 @@ func WaitReady(ctx context.Context, c Clients, pods []*corev1.Pod, progress Prog
 func waitOne(ctx context.Context, c Clients, pod *corev1.Pod, progress Progress) error {
 	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 	defer cancel()
-	sel := fields.OneTermEqualSelector("metadata.name", pod.Name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return c.Kube.CoreV1().Pods(pod.Namespace).List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return c.Kube.CoreV1().Pods(pod.Namespace).Watch(ctx, o)
-		},
-	}
+	lw := podListWatch(c, pod.Namespace, fields.OneTermEqualSelector("metadata.name", pod.Name).String(), "")
 	var failure error
 	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
@@ -337,17 +327,7 @@ func Delete(ctx context.Context, c Clients, ns, name string, progress Progress) 
 	}
 	// Wait until they are gone, so "nothing left behind" is true when we return.
 	for _, p := range list.Items {
-		sel := fields.OneTermEqualSelector("metadata.name", p.Name).String()
-		lw := &cache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				o.FieldSelector = sel
-				return c.Kube.CoreV1().Pods(p.Namespace).List(ctx, o)
-			},
-			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				o.FieldSelector = sel
-				return c.Kube.CoreV1().Pods(p.Namespace).Watch(ctx, o)
-			},
-		}
+		lw := podListWatch(c, p.Namespace, fields.OneTermEqualSelector("metadata.name", p.Name).String(), "")
 		gone := func(store cache.Store) (bool, error) { return len(store.List()) == 0, nil }
 		_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, gone, func(ev watch.Event) (bool, error) {
 			return ev.Type == watch.Deleted, nil
@@ -357,4 +337,18 @@ func Delete(ctx context.Context, c Clients, ns, name string, progress Progress) 
 		}
 	}
 	return len(list.Items), nil
+}
+
+// podListWatch lists and watches the pods of ns matching a field and a label selector.
+func podListWatch(c Clients, ns, fieldSel, labelSel string) *cache.ListWatch {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector, o.LabelSelector = fieldSel, labelSel
+			return c.Kube.CoreV1().Pods(ns).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector, o.LabelSelector = fieldSel, labelSel
+			return c.Kube.CoreV1().Pods(ns).Watch(ctx, o)
+		},
+	}
 }

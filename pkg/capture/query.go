@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
-	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/wire"
 )
 
 // ErrNoCapture is wrapped when no sniffer carries the capture's label.
@@ -53,19 +53,9 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// Query selects entries or packets; it is sent to every sniffer.
-type Query struct {
-	KFL    string `json:"kfl,omitempty"`
-	BPF    string `json:"bpf,omitempty"`
-	Since  string `json:"since,omitempty"`
-	Until  string `json:"until,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
-	Follow bool   `json:"follow,omitempty"`
-	// Identities fill the Kubernetes KFL variables.
-	Identities map[string]kfl.Identity `json:"identities,omitempty"`
-	Node       string                  `json:"node,omitempty"`
-	NodeIP     string                  `json:"nodeIP,omitempty"`
-}
+// Query selects entries or packets; it is the body of the agent's POST /entries and
+// POST /pcap.
+type Query = wire.Query
 
 // fanOut opens a tunnel to each ready sniffer (at most 8 at a time) and calls fn.
 // Sniffers that are not ready are reported through warn and skipped.

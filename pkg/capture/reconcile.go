@@ -10,13 +10,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	watchtools "k8s.io/client-go/tools/watch"
-
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/cache"
 )
 
 // SpecOf reads the capture definition stored on a sniffer pod.
@@ -158,16 +154,7 @@ func WatchTargets(ctx context.Context, c Clients, spec Spec, onNew func([]*corev
 	if spec.Selector == "" {
 		return nil
 	}
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = spec.Selector
-			return c.Kube.CoreV1().Pods(spec.TargetNamespace).List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = spec.Selector
-			return c.Kube.CoreV1().Pods(spec.TargetNamespace).Watch(ctx, o)
-		},
-	}
+	lw := podListWatch(c, spec.TargetNamespace, "", spec.Selector)
 	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
 		if !ok || ev.Type == watch.Deleted {

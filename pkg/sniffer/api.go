@@ -19,23 +19,12 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/wire"
 )
 
-// Query is the body of POST /entries and POST /pcap; GET takes the same fields as URL
-// parameters (without identities).
-type Query struct {
-	KFL    string `json:"kfl,omitempty"`
-	BPF    string `json:"bpf,omitempty"`
-	Since  string `json:"since,omitempty"` // RFC 3339 time, or a duration before now ("5m")
-	Until  string `json:"until,omitempty"`
-	Limit  int    `json:"limit,omitempty"`
-	Follow bool   `json:"follow,omitempty"`
-	// Identities fill the Kubernetes KFL variables: IP -> identity.
-	Identities map[string]kfl.Identity `json:"identities,omitempty"`
-	// Node is the node this sniffer runs on, for the node variables.
-	Node   string `json:"node,omitempty"`
-	NodeIP string `json:"nodeIP,omitempty"`
-}
+// Query selects entries or packets; it is the body of the agent's POST /entries and
+// POST /pcap.
+type Query = wire.Query
 
 // parsed is a validated Query.
 type parsed struct {
