@@ -52,6 +52,7 @@ type Stats struct {
 	DroppedSegments uint64 // segments deleted to honour BufferSize
 	DroppedPackets  uint64 // packets in them
 	WriteErrors     uint64 // packets lost to write errors (e.g. a full disk)
+	DamagedReads    uint64 // scans that found a segment cut short (served up to the damage)
 	LastError       string
 }
 
@@ -360,7 +361,8 @@ func (f *FIFO) writeFailed(err error) error {
 	f.stats.WriteErrors++
 	f.stats.LastError = err.Error()
 	if errors.Is(err, syscall.ENOSPC) {
-		f.stats.LastError = "disk full: " + err.Error() + " (dropping the oldest segment; lower --buffer-size or give the data directory more room)"
+		err = fmt.Errorf("disk full (dropping the oldest segment; lower --buffer-size or give the data directory more room): %w", err)
+		f.stats.LastError = err.Error()
 		if len(f.segs) > 0 && !f.segs[0].open {
 			f.dropOldestLocked()
 		}
@@ -455,11 +457,30 @@ func (f *FIFO) closeFilesLocked() {
 }
 
 // abandonLocked closes the open segment without flushing (after a write error).
+// The files may end in a torn block (a flush cut short by ENOSPC): they are cut back
+// to their last complete packet, as after a crash, so the segment stays readable.
 func (f *FIFO) abandonLocked() {
 	if f.cur == nil {
 		return
 	}
+	cur := f.cur
 	f.closeFilesLocked()
+	var res Resume
+	fixed, err := f.recoverSegment(cur.num, &res)
+	for i, s := range f.segs {
+		if s != cur {
+			continue
+		}
+		if err != nil || (fixed.packets == 0 && fixed.entries == 0) {
+			f.segs = append(f.segs[:i], f.segs[i+1:]...)
+			f.removeSegmentFiles(cur.num)
+			f.stats.DroppedPackets += cur.packets
+		} else {
+			f.stats.DroppedPackets += cur.packets - fixed.packets
+			*cur = *fixed
+		}
+		break
+	}
 }
 
 func (f *FIFO) enforceCap() {
@@ -574,7 +595,16 @@ type PacketFunc func(p export.Packet, ifaces []export.Interface, stream dissect.
 func (f *FIFO) ScanPackets(fn PacketFunc) error {
 	segs, _ := f.snapshot()
 	for _, s := range segs {
-		if err := f.scanSegment(s, fn); err != nil {
+		err := f.scanSegment(s, fn)
+		var fe *export.FormatError
+		if errors.As(err, &fe) {
+			// A damaged segment ends early; the others are still served.
+			f.mu.Lock()
+			f.stats.DamagedReads++
+			f.mu.Unlock()
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
