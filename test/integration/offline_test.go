@@ -208,6 +208,16 @@ func TestOfflineMatchesTshark(t *testing.T) {
 			t.Errorf("dns + udp port 53: %d packets, tshark counts %d", gotDNS, wantDNS)
 		}
 
+		// -r - and -w -: a pipe in, a pipe out, straight into tshark.
+		pipe := exec.Command("bash", "-c", fmt.Sprintf("%s export -r - --kfl 'http && status_code == 500' -w - -q < %s | tshark -r - -Y 'http.response.code == 500' -T fields -e frame.number", pluginBin, pcap))
+		out2, err := pipe.Output()
+		if err != nil {
+			t.Fatalf("export -r - -w - | tshark -r -: %v", err)
+		}
+		if n := len(lab.Lines(string(out2))); n != 2 {
+			t.Errorf("through pipes: %d HTTP 500 responses, want 2", n)
+		}
+
 		// No --kfl: every packet, byte for byte the same frames.
 		all := filepath.Join(t.TempDir(), "all.pcapng")
 		mustShark(t, "export", "-r", pcap, "-w", all)
