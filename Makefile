@@ -25,7 +25,7 @@ deps:
 
 ## test: every tier (lint, unit, privileged integration, end-to-end on the local
 ## cluster). The cluster is stopped at the end whatever the result.
-test: deps lint test-unit test-integration
+test: deps lint test-unit test-dist test-integration
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
 	$(MAKE) --no-print-directory cluster-down WIPE=1 || rc=$$((rc ? rc : 1)); exit $$rc
 
@@ -52,7 +52,7 @@ e2e: cluster-up
 	SHARK_IMAGE=$(E2E_IMAGE) SHARK_RUNTIME_SOCKET=$(CLUSTER_SOCKET) \
 	$(GO) test -count=1 -timeout 30m ./test/e2e/...
 
-lint: imports-check tidy-check
+lint: imports-check tidy-check verify-docs
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
@@ -78,3 +78,6 @@ clean:
 
 # The local single-node cluster: cluster-up, cluster-down, cluster-load, ...
 include hack/cluster/cluster.mk
+
+# Release archives, krew manifest, multi-arch sniffer images, docs/kfl.md.
+include hack/dist/dist.mk

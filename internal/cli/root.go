@@ -52,6 +52,7 @@ Wireshark. The same commands work offline on capture files with -r FILE.`,
 		NewCmdDelete(flags, streams),
 		NewCmdFields(streams),
 		NewCmdVersion(streams),
+		NewCmdCompletion(streams),
 	)
 	return cmd
 }

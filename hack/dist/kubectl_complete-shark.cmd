@@ -1,0 +1,1 @@
+@kubectl shark __complete %*
