@@ -81,3 +81,6 @@ include hack/cluster/cluster.mk
 
 # Release archives, krew manifest, multi-arch sniffer images, docs/kfl.md.
 include hack/dist/dist.mk
+
+# Benchmarks side by side with tcpdump and tshark: prints a table, writes docs/benchmarks.md.
+include hack/bench/bench.mk

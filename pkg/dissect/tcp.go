@@ -77,8 +77,8 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Asse
 		s.f.skipped += uint64(skip)
 		s.p.stats.SkippedBytes += uint64(skip)
 	}
-	if length == 0 {
-		return
+	if length == 0 || (s.parser == nil && s.gaveUp) {
+		return // nothing to dissect: do not copy the data out
 	}
 	data := sg.Fetch(length)
 	side := s.c2s
