@@ -3,9 +3,7 @@ package dns
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -23,31 +21,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // replay runs a capture through a pipeline with the DNS dissectors.
 func replay(t testing.TB, path string) []*dissect.Entry {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("opening capture (testdata/gen.sh records it): %v", err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	var entries []*dissect.Entry
-	p := dissect.New(dissect.Config{
+	entries, _ := dissecttest.Replay(t, path, dissect.Config{
 		UDP: []dissect.UDPDissector{UDP},
 		TCP: []dissect.TCPDissector{TCP},
-	}, func(e *dissect.Entry) { entries = append(entries, e) })
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		p.Packet(&dissect.Packet{Timestamp: ci.Timestamp, LinkType: r.LinkType(), Data: data, Length: ci.Length})
-	}
-	p.Flush()
+	})
 	return entries
 }
 

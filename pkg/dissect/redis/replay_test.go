@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -23,30 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // replay runs a capture through a pipeline with the Redis dissector.
 func replay(t testing.TB, path string) ([]*dissect.Entry, dissect.Stats) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("opening capture (testdata/gen.sh records it): %v", err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	var entries []*dissect.Entry
-	p := dissect.New(dissect.Config{TCP: []dissect.TCPDissector{Dissector}},
-		func(e *dissect.Entry) { entries = append(entries, e) })
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading %s: %v", path, err)
-		}
-		p.Packet(&dissect.Packet{Timestamp: ci.Timestamp, LinkType: r.LinkType(), Data: data, Length: ci.Length})
-	}
-	p.Flush()
-	return entries, p.Stats()
+	return dissecttest.Replay(t, path, dissect.Config{TCP: []dissect.TCPDissector{Dissector}})
 }
 
 // goldenEntry is the JSON form of an entry in testdata/*.golden.json.
