@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) \
 	-X $(PKG)/internal/version.Commit=$(COMMIT) -X $(PKG)/internal/version.Date=$(DATE)
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build deps test test-unit test-integration e2e demo lint fmt tidy-check imports-check clean
+.PHONY: all build deps test test-unit test-integration e2e demo lint fmt tidy-check imports-check clean generate verify-generate
 
 all: build
 
@@ -25,12 +25,12 @@ deps:
 
 ## test: every tier (lint, unit, privileged integration, end-to-end on the local
 ## cluster). The cluster is stopped at the end whatever the result.
-test: deps lint test-unit test-dist test-integration
+test: deps lint verify-generate test-unit test-dist test-integration
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
 	$(MAKE) --no-print-directory cluster-down WIPE=1 || rc=$$((rc ? rc : 1)); exit $$rc
 
 test-unit:
-	$(GO) test -race -count=1 ./pkg/... ./internal/... ./cmd/...
+	$(GO) test -race -count=1 ./pkg/... ./internal/... ./cmd/... ./bpf/...
 
 # Privileged integration tests: real network namespaces, servers and clients, tshark.
 test-integration:
@@ -69,6 +69,17 @@ tidy-check:
 	$(GO) mod tidy; \
 	if ! git diff --quiet -- go.mod go.sum; then echo "go.mod/go.sum are not tidy:"; git --no-pager diff -- go.mod go.sum; \
 	  cp /tmp/.shark-go.mod.bak go.mod; cp /tmp/.shark-go.sum.bak go.sum; exit 1; fi
+
+# eBPF objects and bindings (bpf/), built by bpf2go (a Go tool pinned in go.mod) with clang.
+generate:
+	$(GO) generate ./bpf/...
+
+# Rebuild bpf/'s generated files and fail if they differ from the committed ones.
+verify-generate:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -a bpf "$$tmp/before"; \
+	$(GO) generate ./bpf/... || exit 1; \
+	if ! diff -r -q "$$tmp/before" bpf; then \
+	  echo "bpf/: the committed generated files differ from a fresh 'make generate' (clang $$(clang -dumpversion)); commit the regenerated files"; exit 1; fi
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -11,6 +11,8 @@ declare -A PKGS=(
   [nginx]=nginx-light [redis-server]=redis-server [redis-cli]=redis-tools
   [dnsmasq]=dnsmasq-base [dig]=dnsutils
   [containerd]=containerd [runc]=runc [ctr]=containerd
+  [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!PKGS[@]}"; do
