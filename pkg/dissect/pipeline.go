@@ -52,7 +52,36 @@ type Config struct {
 	// FirstEntryID (default 1).
 	FirstStreamID StreamID
 	FirstEntryID  uint64
+
+	// IDs, when set, is shared with other pipelines that write into the same store
+	// (a sniffer dissects wire packets and reconstructed TLS plaintext in two
+	// pipelines): stream and entry IDs are then unique across all of them.
+	// FirstStreamID and FirstEntryID are ignored; set them on the IDs.
+	IDs *IDs
 }
+
+// IDs hands out stream and entry IDs. Pipelines sharing one must be driven by one
+// goroutine at a time (it is not synchronised).
+type IDs struct {
+	stream StreamID
+	entry  uint64
+}
+
+// NewIDs returns IDs whose first stream is firstStream and first entry firstEntry
+// (0 means 1).
+func NewIDs(firstStream StreamID, firstEntry uint64) *IDs {
+	ids := &IDs{}
+	if firstStream > 0 {
+		ids.stream = firstStream - 1
+	}
+	if firstEntry > 0 {
+		ids.entry = firstEntry - 1
+	}
+	return ids
+}
+
+func (ids *IDs) nextStream() StreamID { ids.stream++; return ids.stream }
+func (ids *IDs) nextEntry() uint64    { ids.entry++; return ids.entry }
 
 // Stats are the pipeline's counters. Read them with Pipeline.Stats.
 type Stats struct {
@@ -78,10 +107,9 @@ type Pipeline struct {
 
 	dec decoder
 
-	flows   map[flowKey]*flow
-	lru     flowList // most recently active at the front
-	nextSID StreamID
-	nextID  uint64
+	flows map[flowKey]*flow
+	lru   flowList // most recently active at the front
+	ids   *IDs
 
 	assembler *reassembly.Assembler
 	lastSweep time.Time
@@ -112,11 +140,9 @@ func New(cfg Config, emit func(*Entry)) *Pipeline {
 		flows: make(map[flowKey]*flow),
 		stats: Stats{Entries: map[string]uint64{}},
 	}
-	if cfg.FirstStreamID > 0 {
-		p.nextSID = cfg.FirstStreamID - 1
-	}
-	if cfg.FirstEntryID > 0 {
-		p.nextID = cfg.FirstEntryID - 1
+	p.ids = cfg.IDs
+	if p.ids == nil {
+		p.ids = NewIDs(cfg.FirstStreamID, cfg.FirstEntryID)
 	}
 	p.dec.init()
 	pool := reassembly.NewStreamPool(&streamFactory{p: p})
@@ -274,8 +300,7 @@ func (p *Pipeline) maybeSweep(now time.Time) {
 }
 
 func (p *Pipeline) newFlow(key flowKey, src, dst netip.AddrPort, proto Transport, ts time.Time, iface int) *flow {
-	p.nextSID++
-	f := &flow{id: p.nextSID, key: key, proto: proto, first: ts, last: ts, iface: iface}
+	f := &flow{id: p.ids.nextStream(), key: key, proto: proto, first: ts, last: ts, iface: iface}
 	f.ends[SideA], f.ends[SideB] = src, dst
 	p.flows[key] = f
 	p.lru.pushFront(f)
@@ -365,8 +390,7 @@ func (p *Pipeline) emitter(f *flow) Emit {
 }
 
 func (p *Pipeline) deliver(f *flow, e *Entry, client Side) {
-	p.nextID++
-	e.ID = p.nextID
+	e.ID = p.ids.nextEntry()
 	e.Index = f.entries
 	f.entries++
 	e.Stream = f.id
