@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -65,6 +66,9 @@ type CaptureOptions struct {
 	Image            string
 	PullSecret       string
 	Privileged       bool
+	Backend          string
+	TLS              bool
+	TLSLibs          []string
 	Follow           bool
 	Keep             bool
 	Quiet            bool
@@ -99,6 +103,9 @@ minute.`,
   # Only HTTP traffic on port 8080, 1 GiB per sniffer, named for later use
   kubectl shark capture deploy/checkout --name incident-42 -f 'tcp port 8080' --buffer-size 1Gi
 
+  # Capture with eBPF (TC) and recover HTTPS plaintext from OpenSSL, without keys
+  kubectl shark capture deploy/checkout --backend auto --tls
+
   # Watch failing requests live; Ctrl-C removes the sniffers
   kubectl shark capture -l app=checkout --follow --kfl 'http && status_code >= 500'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -123,6 +130,10 @@ minute.`,
 	f.StringVar(&o.Image, "image", version.SnifferImage(), "Sniffer image")
 	f.StringVar(&o.PullSecret, "pull-secret", "", "Image pull secret for the sniffer image")
 	f.BoolVar(&o.Privileged, "privileged", false, "Run sniffers privileged instead of with the minimal capabilities")
+	f.StringVar(&o.Backend, "backend", capture.BackendAFPacket, "Capture backend: af_packet, ebpf (TC programs; adds CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN), or auto (eBPF where it loads, else af_packet)")
+	f.BoolVar(&o.TLS, "tls", false, "Also recover TLS plaintext from OpenSSL (libssl) with eBPF uprobes; entries get tls == true and capture_source == \"ebpf_tls\"")
+	f.StringArrayVar(&o.TLSLibs, "tls-lib", nil, "With --tls: libssl file to probe, as a path in the target container (repeatable; default: found from the target's processes and library paths)")
+	cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(capture.Backends, cobra.ShellCompDirectiveNoFileComp))
 	f.BoolVar(&o.Follow, "follow", false, "Stay, stream entries, and delete the sniffers on Ctrl-C")
 	f.BoolVar(&o.Keep, "keep", false, "With --follow: keep the sniffers when the command ends")
 	f.StringVar(&o.KFL, "kfl", "", "With --follow: stream only entries matching this KFL expression")
@@ -188,6 +199,12 @@ func (o *CaptureOptions) Validate(cmd *cobra.Command) error {
 			return err
 		}
 	}
+	if !slices.Contains(capture.Backends, o.Backend) {
+		return usageErrorf(cmd, "--backend %q: use one of %s", o.Backend, strings.Join(capture.Backends, ", "))
+	}
+	if len(o.TLSLibs) > 0 && !o.TLS {
+		return usageErrorf(cmd, "--tls-lib only makes sense with --tls")
+	}
 	if len(o.Name) > 40 || len(validation.IsDNS1123Label(o.Name)) > 0 {
 		return usageErrorf(cmd, "--name %q: use at most 40 lower-case letters, digits and '-'", o.Name)
 	}
@@ -241,6 +258,7 @@ func (o *CaptureOptions) Run(ctx context.Context) error {
 	spec := capture.Spec{
 		Name: o.Name, Namespace: o.SnifferNamespace, Selector: sel, TargetNamespace: o.namespace, Container: o.Container,
 		Image: o.Image, PullSecret: o.PullSecret, Privileged: o.Privileged, Filter: o.Filter, BufferSize: o.BufferSize,
+		Backend: o.Backend, TLS: o.TLS, TLSLibs: o.TLSLibs,
 		TTL: o.TTL, RuntimeSocket: o.RuntimeSocket, Created: time.Now().UTC().Truncate(time.Second),
 	}
 	if o.kind != "" {

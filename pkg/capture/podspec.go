@@ -42,10 +42,17 @@ type Spec struct {
 	TargetNamespace string `json:"targetNamespace"`
 	Container       string `json:"container,omitempty"`
 
-	Image      string        `json:"image"`
-	PullSecret string        `json:"pullSecret,omitempty"`
-	Privileged bool          `json:"privileged,omitempty"`
-	Filter     string        `json:"filter,omitempty"`
+	Image      string `json:"image"`
+	PullSecret string `json:"pullSecret,omitempty"`
+	Privileged bool   `json:"privileged,omitempty"`
+	Filter     string `json:"filter,omitempty"`
+	// Backend is the capture backend: BackendAFPacket (default, ""), BackendEBPF or
+	// BackendAuto.
+	Backend string `json:"backend,omitempty"`
+	// TLS attaches OpenSSL uprobes to recover TLS plaintext; TLSLibs names libssl
+	// files (paths in the target container) to probe instead of searching.
+	TLS        bool          `json:"tls,omitempty"`
+	TLSLibs    []string      `json:"tlsLibs,omitempty"`
 	BufferSize string        `json:"bufferSize"` // a quantity, e.g. "256Mi"
 	TTL        time.Duration `json:"ttl"`
 	// Heartbeat, when non-zero, makes sniffers exit when the plugin stops calling
@@ -54,6 +61,22 @@ type Spec struct {
 	// RuntimeSocket is the containerd socket on the nodes.
 	RuntimeSocket string    `json:"runtimeSocket"`
 	Created       time.Time `json:"created"`
+}
+
+// Capture backends (Spec.Backend, the sniffer's --backend).
+const (
+	BackendAFPacket = "af_packet"
+	BackendEBPF     = "ebpf"
+	BackendAuto     = "auto"
+)
+
+// Backends lists the valid Spec.Backend values.
+var Backends = []string{BackendAFPacket, BackendEBPF, BackendAuto}
+
+// NeedsEBPF reports whether the sniffers load eBPF programs (and so need CAP_BPF,
+// CAP_PERFMON and CAP_NET_ADMIN).
+func (s Spec) NeedsEBPF() bool {
+	return s.TLS || (s.Backend != "" && s.Backend != BackendAFPacket)
 }
 
 // Target is one pod to capture.
@@ -83,7 +106,10 @@ func segmentSize(buffer int64) int64 {
 // host PID namespace to reach the target's network namespace, mounts no service
 // account token, and has only the capabilities AF_PACKET capture inside another
 // pod's netns needs: NET_RAW (the packet socket), SYS_ADMIN (setns), SYS_PTRACE
-// (opening /proc/PID/ns/net of another pod's process). Privileged only on request.
+// (opening /proc/PID/ns/net of another pod's process). The eBPF backend and --tls
+// add BPF (loading programs and maps), PERFMON (uprobes, kprobes, and the pointer
+// reads of tracing programs) and NET_ADMIN (attaching to TC). Privileged only on
+// request.
 func SnifferPod(spec Spec, t Target, suffix string) (*corev1.Pod, error) {
 	buf, err := resource.ParseQuantity(spec.BufferSize)
 	if err != nil {
@@ -124,6 +150,19 @@ func SnifferPod(spec Spec, t Target, suffix string) (*corev1.Pod, error) {
 	if spec.Heartbeat > 0 {
 		args = append(args, "--heartbeat-timeout="+spec.Heartbeat.String())
 	}
+	if spec.Backend != "" && spec.Backend != BackendAFPacket {
+		args = append(args, "--backend="+spec.Backend)
+	}
+	if spec.TLS {
+		args = append(args, "--tls")
+		for _, lib := range spec.TLSLibs {
+			args = append(args, "--tls-lib="+lib)
+		}
+	}
+	caps := []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE"}
+	if spec.NeedsEBPF() {
+		caps = append(caps, "BPF", "PERFMON", "NET_ADMIN")
+	}
 
 	sc := &corev1.SecurityContext{
 		RunAsUser:                ptr(int64(0)),
@@ -132,7 +171,7 @@ func SnifferPod(spec Spec, t Target, suffix string) (*corev1.Pod, error) {
 		AllowPrivilegeEscalation: ptr(false),
 		Capabilities: &corev1.Capabilities{
 			Drop: []corev1.Capability{"ALL"},
-			Add:  []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE"},
+			Add:  caps,
 		},
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}

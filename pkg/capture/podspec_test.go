@@ -72,6 +72,40 @@ func TestSnifferPodGolden(t *testing.T) {
 	}
 	out, _ = yaml.Marshal(pod)
 	golden(t, "sniffer-pod-privileged.yaml", out)
+
+	spec = testSpec()
+	spec.Backend, spec.TLS, spec.TLSLibs = BackendAuto, true, []string{"/usr/lib/x86_64-linux-gnu/libssl.so.3"}
+	pod, err = SnifferPod(spec, testTarget(), "abcde")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ = yaml.Marshal(pod)
+	golden(t, "sniffer-pod-ebpf-tls.yaml", out)
+}
+
+// The eBPF capabilities are added exactly when eBPF programs are loaded.
+func TestSnifferPodEBPFCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		tls     bool
+		want    []corev1.Capability
+	}{
+		{"", false, []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE"}},
+		{BackendAFPacket, false, []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE"}},
+		{BackendEBPF, false, []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE", "BPF", "PERFMON", "NET_ADMIN"}},
+		{BackendAuto, false, []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE", "BPF", "PERFMON", "NET_ADMIN"}},
+		{BackendAFPacket, true, []corev1.Capability{"NET_RAW", "SYS_ADMIN", "SYS_PTRACE", "BPF", "PERFMON", "NET_ADMIN"}},
+	} {
+		spec := testSpec()
+		spec.Backend, spec.TLS = tc.backend, tc.tls
+		pod, err := SnifferPod(spec, testTarget(), "abcde")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tc.want, pod.Spec.Containers[0].SecurityContext.Capabilities.Add); d != "" {
+			t.Errorf("backend %q tls %v: capabilities (-want +got):\n%s", tc.backend, tc.tls, d)
+		}
+	}
 }
 
 func TestSnifferPodInvariants(t *testing.T) {
