@@ -13,3 +13,4 @@
 package bpf
 
 //go:generate go tool bpf2go -tags linux -target amd64,arm64 -cc clang -strip llvm-strip -cflags "-O2 -g -Wall -Werror" -no-global-types -type pkt_hdr Capture src/capture.c -- -I./include
+//go:generate go tool bpf2go -tags linux -target amd64,arm64 -cc clang -strip llvm-strip -cflags "-O2 -g -Wall -Werror" -no-global-types -type event TLS src/tls.c -- -I./include

@@ -14,14 +14,17 @@ import (
 )
 
 type CapturePktHdr struct {
-	_        structs.HostLayout
-	TsNs     uint64
-	Ifindex  uint32
-	Len      uint32
-	Caplen   uint32
-	Protocol uint16
-	Dir      uint8
-	PktType  uint8
+	_         structs.HostLayout
+	TsNs      uint64
+	Ifindex   uint32
+	Len       uint32
+	Caplen    uint32
+	Protocol  uint16
+	Dir       uint8
+	PktType   uint8
+	VlanTci   uint16
+	VlanProto uint16
+	_         [4]byte
 }
 
 // Names of all BPF objects in the ELF.

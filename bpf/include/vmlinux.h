@@ -78,6 +78,8 @@ enum {
 #define ETH_P_IPV6 0x86DD
 #define AF_INET 2
 #define AF_INET6 10
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
 
 struct bpf_flow_keys;
 struct bpf_sock;
@@ -237,6 +239,10 @@ struct sock_common {
 
 struct sock {
 	struct sock_common __sk_common;
+	/* u16 since Linux 5.6 (bit fields before): read them only where the
+	 * program needs a newer kernel anyway. */
+	__u16 sk_type;
+	__u16 sk_protocol;
 };
 
 #pragma clang attribute pop

@@ -4,8 +4,12 @@
  * (TCX, or clsact on kernels before 6.6) to the ingress and egress hooks of every
  * interface of the target network namespace, copies each packet's first snap_len
  * bytes with a small header into a BPF ring buffer and lets the packet continue
- * untouched (TC_ACT_UNSPEC under TCX, TC_ACT_OK under clsact: both mean "next
- * program / default action").
+ * untouched: TC_ACT_UNSPEC is TCX_NEXT under TCX and "next filter" for a
+ * direct-action filter under clsact, then the default action.
+ *
+ * A tcpdump filter runs before it, in a program that pkg/sniffer/ebpfcap builds
+ * from the classic BPF and that tail-calls capture_ingress/capture_egress on a
+ * match: stats[STAT_SEEN] counts the packets that passed the filter.
  *
  * Wake-ups are batched: records are submitted with BPF_RB_NO_WAKEUP and the reader
  * is woken only when the unread bytes cross wakeup_bytes; below that, user space
@@ -44,6 +48,12 @@ struct pkt_hdr {
 	__u16 protocol; /* skb->protocol, network byte order */
 	__u8 dir;       /* DIR_INGRESS or DIR_EGRESS */
 	__u8 pkt_type;  /* skb->pkt_type (PACKET_HOST, ...) */
+	/* The VLAN tag the device moved from the data into the skb's metadata
+	 * (hardware or software untagging), which user space puts back into the
+	 * data as libpcap does: vlan_proto (network byte order) is 0 when there is
+	 * none. */
+	__u16 vlan_tci;
+	__u16 vlan_proto;
 };
 
 struct record {
@@ -108,6 +118,12 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir)
 	r->hdr.protocol = (__u16)skb->protocol;
 	r->hdr.dir = dir;
 	r->hdr.pkt_type = (__u8)skb->pkt_type;
+	r->hdr.vlan_tci = 0;
+	r->hdr.vlan_proto = 0;
+	if (skb->vlan_present) {
+		r->hdr.vlan_tci = (__u16)skb->vlan_tci;
+		r->hdr.vlan_proto = (__u16)skb->vlan_proto;
+	}
 	/* The verifier needs a size in [1, MAX_SNAP] for bpf_skb_load_bytes. */
 	if (caplen < 1 || caplen > MAX_SNAP || bpf_skb_load_bytes(skb, 0, r->data, caplen) < 0)
 		caplen = 0;

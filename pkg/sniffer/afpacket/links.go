@@ -10,6 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ListInterfaces lists, sorted by index, the interfaces of the network
+// namespace that rtnl (a bound NETLINK_ROUTE socket) belongs to, with the link
+// types of a capture that is not cooked. seq numbers the request; replies to
+// other requests are skipped. It is for other capture backends (package
+// ebpfcap), which name interfaces as this package does.
+func ListInterfaces(rtnl int, seq uint32) ([]Interface, error) {
+	return dumpLinks(rtnl, seq, false)
+}
+
 // dumpLinks lists the interfaces of the namespace that the rtnetlink socket fd
 // belongs to.
 func dumpLinks(fd int, seq uint32, cooked bool) ([]Interface, error) {
