@@ -2,10 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
 )
 
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -95,5 +101,59 @@ func TestPrintable(t *testing.T) {
 	}
 	if got := printable("GET /ünïcode"); got != "GET /ünïcode" {
 		t.Errorf("printable text changed: %q", got)
+	}
+}
+
+// TestTLSRows checks that both table renderers, the offline one (from entries) and the
+// NDJSON one (from KFL variables), show a TLS handshake alike: the summary and SNI as
+// the request, the version, cipher suite and ALPN (or the alert) as the status.
+func TestTLSRows(t *testing.T) {
+	hs := &dissect.TLS{Summary: "ClientHello", Version: "TLS 1.2", Cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+		CipherSuite: 0xc02f, SNI: "shop.example.com", ALPN: "h2", ClientALPN: []string{"h2", "http/1.1"},
+		ClientVersion: "TLS 1.3", CipherSuites: 17, HasRequest: true, HasResponse: true, RequestSize: 517, ResponseSize: 90}
+	alert := &dissect.TLS{Summary: "ClientHello", Version: "TLS 1.3", SNI: "old.example.com", ClientVersion: "TLS 1.3",
+		Alert: "protocol_version", HasRequest: true, RequestSize: 250, ResponseSize: 7}
+	hello := &dissect.TLS{Summary: "ClientHello", Version: "TLS 1.3", ClientVersion: "TLS 1.3", HasRequest: true, RequestSize: 250}
+	serverOnly := &dissect.TLS{Summary: "ServerHello", Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", CipherSuite: 0x1301,
+		HasResponse: true, ResponseSize: 90}
+	for _, tt := range []struct {
+		tls         *dissect.TLS
+		req, status string
+	}{
+		{hs, "ClientHello shop.example.com", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 h2"},
+		{alert, "ClientHello old.example.com", "alert protocol_version"},
+		{hello, "ClientHello", "-"},
+		{serverOnly, "ServerHello", "TLS 1.3 TLS_AES_128_GCM_SHA256"},
+	} {
+		e := &dissect.Entry{ID: 1, Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: tt.tls,
+			Src:       dissect.Endpoint{IP: netip.MustParseAddr("198.18.0.2"), Port: 40000},
+			Dst:       dissect.Endpoint{IP: netip.MustParseAddr("198.18.0.1"), Port: 443},
+			Timestamp: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+		req, status, _, _ := describe(e)
+		var m map[string]any
+		if err := json.Unmarshal(kfl.AppendJSON(nil, &kfl.Record{Entry: e}), &m); err != nil {
+			t.Fatal(err)
+		}
+		jreq, jstatus := describeJSON(m)
+		if req != tt.req || status != tt.status || jreq != tt.req || jstatus != tt.status {
+			t.Errorf("%+v:\n offline %q, %q\n NDJSON  %q, %q\n want    %q, %q", tt.tls, req, status, jreq, jstatus, tt.req, tt.status)
+		}
+	}
+}
+
+// TestEntriesTLS lists the TLS handshakes of the tls package's capture with the
+// filter users type.
+func TestEntriesTLS(t *testing.T) {
+	out, stderr, code := run(t, "entries", "-r", "../../pkg/dissect/tls/testdata/tls.pcapng", "--kfl", `tls && tls_summary == "ClientHello"`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"ClientHello shark.test", "TLS 1.3 TLS_AES_256_GCM_SHA384", "ClientHello hrr.shark.test", "alert protocol_version"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n"); n != 12 || !strings.Contains(stderr, "11 of 22 entries matched") {
+		t.Errorf("%d lines, want a header and 11 rows:\n%s\n%s", n, out, stderr)
 	}
 }

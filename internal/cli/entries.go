@@ -43,9 +43,10 @@ func NewCmdEntries(flags *genericclioptions.ConfigFlags, streams genericiooption
 	o := &EntriesOptions{flags: flags, streams: streams}
 	cmd := &cobra.Command{
 		Use:   "entries (NAME | -r FILE) [--kfl EXPR] [-o table|wide|json]",
-		Short: "List dissected requests, DNS exchanges, Redis commands and connections",
+		Short: "List dissected requests, DNS exchanges, Redis commands, TLS handshakes and connections",
 		Long: `List the entries dissected from a capture: one per HTTP request/response pair, DNS
-exchange, Redis command/reply, and one L4 record per TCP connection or UDP flow.
+exchange, Redis command/reply, TLS handshake (ClientHello/ServerHello: SNI, version,
+cipher suite), and one L4 record per TCP connection or UDP flow.
 --kfl keeps the entries for which a KFL expression is true (see 'kubectl shark fields').
 -o json prints one JSON object per line whose keys are KFL variable names.`,
 		Example: `  # Failing HTTP requests in a capture file
@@ -55,7 +56,11 @@ exchange, Redis command/reply, and one L4 record per TCP connection or UDP flow.
   kubectl shark entries -r traffic.pcapng --kfl 'dns && status_code != 0' -o json
 
   # Slow Redis commands (over 10 ms)
-  kubectl shark entries -r redis.pcap --kfl 'redis && elapsed_time > 10000'`,
+  kubectl shark entries -r redis.pcap --kfl 'redis && elapsed_time > 10000'
+
+  # TLS handshakes, and those to one server name
+  kubectl shark entries -r https.pcapng --kfl 'tls && tls_summary == "ClientHello"'
+  kubectl shark entries -r https.pcapng --kfl 'tls && tls_info.contains("SNI=api.example.com")'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -246,6 +251,19 @@ func describe(e *dissect.Entry) (req, status, reqSize, respSize string) {
 			status = r.Reply
 		}
 		return req, status, size(r.HasRequest, r.RequestSize), size(r.HasResponse, r.ResponseSize)
+	case e.TLS != nil:
+		t := e.TLS
+		req, status = t.Summary, "-"
+		if t.SNI != "" {
+			req += " " + t.SNI
+		}
+		switch {
+		case t.HasResponse:
+			status = strings.Join(nonEmpty(t.Version, t.Cipher, t.ALPN), " ")
+		case t.Alert != "":
+			status = "alert " + t.Alert
+		}
+		return req, status, size(t.HasRequest, t.RequestSize), size(t.HasResponse || t.Alert != "", t.ResponseSize)
 	case e.Conn != nil:
 		c := e.Conn
 		req = fmt.Sprintf("%d pkts %s ->, %d pkts %s <-", c.SrcPackets, formatBytes(c.SrcBytes), c.DstPackets, formatBytes(c.DstBytes))
@@ -256,6 +274,17 @@ func describe(e *dissect.Entry) (req, status, reqSize, respSize string) {
 		return req, status, strconv.FormatUint(c.SrcBytes, 10), strconv.FormatUint(c.DstBytes, 10)
 	}
 	return "-", "-", "-", "-"
+}
+
+// nonEmpty returns the non-empty strings of ss.
+func nonEmpty(ss ...string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func formatElapsed(d time.Duration) string {

@@ -124,6 +124,8 @@ func describeJSON(m map[string]any) (req, status string) {
 		if n := num(m["redis_response_size"]); n > 0 {
 			status = fmt.Sprintf("%d B reply", n)
 		}
+	case "TLS":
+		req, status = describeTLS(m)
 	default:
 		if b, _ := m["conn"].(bool); b {
 			req = fmt.Sprintf("%d pkts -> %d pkts <-", num(m["conn_local_pkts"])+0, num(m["conn_remote_pkts"]))
@@ -132,6 +134,34 @@ func describeJSON(m map[string]any) (req, status string) {
 				status += " " + strings.Join(l, ",")
 			}
 		}
+	}
+	return req, status
+}
+
+// describeTLS renders a TLS handshake from tls_summary and the parts of tls_info
+// (see kfl's tls_info: the version and cipher suite, then "SNI=...", "ALPN=...",
+// "ALPN offered=...", "alert=..." parts), as describe does from the entry itself.
+func describeTLS(m map[string]any) (req, status string) {
+	req, status = orDash(str(m["tls_summary"])), "-"
+	var plain []string
+	alert, alpn := "", ""
+	for _, part := range strings.Split(str(m["tls_info"]), ", ") {
+		switch {
+		case strings.HasPrefix(part, "SNI="):
+			req += " " + part[len("SNI="):]
+		case strings.HasPrefix(part, "ALPN="):
+			alpn = part[len("ALPN="):]
+		case strings.HasPrefix(part, "alert="):
+			alert = part[len("alert="):]
+		case part != "" && !strings.Contains(part, "="):
+			plain = append(plain, part)
+		}
+	}
+	switch {
+	case len(plain) >= 2: // a cipher suite: a ServerHello was seen
+		status = strings.Join(append(plain, nonEmpty(alpn)...), " ")
+	case alert != "":
+		status = "alert " + alert
 	}
 	return req, status
 }

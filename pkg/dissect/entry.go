@@ -12,6 +12,7 @@ const (
 	ProtoHTTP  = "HTTP"
 	ProtoDNS   = "DNS"
 	ProtoRedis = "REDIS"
+	ProtoTLS   = "TLS"
 	ProtoTCP   = "TCP" // L4 connection record of a TCP stream
 	ProtoUDP   = "UDP" // L4 flow record of a UDP stream
 )
@@ -82,7 +83,7 @@ const (
 func (s Side) Other() Side { return s ^ 1 }
 
 // Entry is one dissected record: an L7 request/response pair (HTTP, Redis), a DNS
-// exchange, or an L4 connection/flow record. Entries are immutable once emitted.
+// exchange, a TLS handshake, or an L4 connection/flow record. Entries are immutable once emitted.
 //
 // Src/Dst follow the request's direction (the client is Src). Timestamp is the time of
 // the first packet of the request (or of the response when no request was seen).
@@ -112,6 +113,7 @@ type Entry struct {
 	HTTP  *HTTP
 	DNS   *DNS
 	Redis *Redis
+	TLS   *TLS
 	Conn  *Conn
 
 	// Error, if the dissector found a problem with this exchange (e.g. truncated
@@ -169,6 +171,103 @@ type Redis struct {
 	HasResponse  bool
 	RequestSize  int
 	ResponseSize int
+}
+
+// TLS is one TLS handshake as it travels in clear: the client's ClientHello (the
+// request) and the server's ServerHello (the response). Nothing after the ServerHello
+// is decoded: without keys the rest of the connection is opaque. Request or Response
+// may be absent (HasRequest/HasResponse false) when the capture holds only one of
+// them; fields of the missing side are empty.
+type TLS struct {
+	// Summary names the entry's first message: "ClientHello", or "ServerHello" when
+	// the client's hello was not seen.
+	Summary string
+	// Version is the negotiated version ("TLS 1.3", from the ServerHello's
+	// supported_versions extension, else its legacy version); without a ServerHello,
+	// the highest version the client offered.
+	Version string
+	// Cipher is the IANA name of the cipher suite the server selected
+	// ("TLS_AES_128_GCM_SHA256"), its code in hex ("0x1306") when unnamed; CipherSuite
+	// is the code. Empty and 0 without a ServerHello.
+	Cipher      string
+	CipherSuite uint16
+	// SNI is the host name of the ClientHello's server_name extension, "" if none.
+	SNI string
+	// ALPN is the protocol the server selected in its ServerHello ("h2"). TLS 1.3
+	// servers send it encrypted, so it is "" for TLS 1.3.
+	ALPN string
+	// ClientALPN lists the protocols the client offered (at most 16), nil if none.
+	ClientALPN []string
+	// ClientVersion is the highest version the client offered (supported_versions,
+	// else the legacy version of the ClientHello).
+	ClientVersion string
+	// CipherSuites is how many cipher suites the client offered (signalling and
+	// GREASE values included).
+	CipherSuites int
+	// HelloRetry reports a TLS 1.3 HelloRetryRequest: the client sent a second
+	// ClientHello; the other fields come from the first ClientHello and the final
+	// ServerHello.
+	HelloRetry bool
+	// Alert is the description of a plaintext alert the server sent before its
+	// ServerHello ("protocol_version", "handshake_failure"), "" if none.
+	Alert       string
+	HasRequest  bool
+	HasResponse bool
+	// RequestSize is the bytes of the TLS records (5-byte headers included) the
+	// client sent until the entry was emitted: in practice its ClientHello records
+	// (both ClientHellos after a HelloRetryRequest). ResponseSize is the bytes of the
+	// server's records up to the one that completed the ServerHello (or carried the
+	// alert); for TLS 1.2 that record often also holds the Certificate. 0 when absent.
+	RequestSize  int
+	ResponseSize int
+}
+
+// Info is the KFL `tls_info` text: the version, the cipher suite, the SNI, the ALPN
+// protocol the server selected or else those the client offered, and the alert, each
+// when known, separated by ", ":
+// "TLS 1.3, TLS_AES_256_GCM_SHA384, SNI=shop.example.com, ALPN offered=h2,http/1.1".
+func (t *TLS) Info() string {
+	if t == nil {
+		return ""
+	}
+	var b []byte
+	add := func(parts ...string) {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		for _, p := range parts {
+			b = append(b, p...)
+		}
+	}
+	if t.Version != "" {
+		add(t.Version)
+	}
+	if t.Cipher != "" {
+		add(t.Cipher)
+	}
+	if t.SNI != "" {
+		add("SNI=", t.SNI)
+	}
+	switch {
+	case t.ALPN != "":
+		add("ALPN=", t.ALPN)
+	case len(t.ClientALPN) > 0:
+		add("ALPN offered=")
+		for i, p := range t.ClientALPN {
+			if i == 4 {
+				b = append(b, ",..."...)
+				break
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, p...)
+		}
+	}
+	if t.Alert != "" {
+		add("alert=", t.Alert)
+	}
+	return string(b)
 }
 
 // ConnState is the state of a connection when its record was emitted.

@@ -12,7 +12,7 @@ const (
 )
 
 // Emit hands a finished entry to the pipeline. The parser sets Protocol, its payload
-// (HTTP, DNS or Redis), Timestamp, Elapsed, Interface (of the request's first packet)
+// (HTTP, DNS, Redis or TLS), Timestamp, Elapsed, Interface (of the request's first packet)
 // and error fields; client says which side of the stream sent the request. The
 // pipeline fills the rest (IDs, stream, endpoints, capture source) and owns the entry
 // afterwards.

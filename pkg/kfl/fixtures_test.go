@@ -93,6 +93,22 @@ func redisEntry() *dissect.Entry {
 	}
 }
 
+// tlsEntry is a TLS 1.3 handshake from the captured pod to a host outside the cluster.
+func tlsEntry() *dissect.Entry {
+	return &dissect.Entry{
+		ID: 12, Index: 0, Stream: 6, Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP,
+		Src:       dissect.Endpoint{IP: webIP, Port: 41000},
+		Dst:       dissect.Endpoint{IP: outsider, Port: 443},
+		Timestamp: t0.Add(3 * time.Second), Elapsed: 2 * time.Millisecond,
+		CaptureSource: "af_packet", LocalIsSrc: true,
+		TLS: &dissect.TLS{
+			Summary: "ClientHello", Version: "TLS 1.3", Cipher: "TLS_AES_256_GCM_SHA384", CipherSuite: 0x1302,
+			SNI: "shop.example.com", ClientALPN: []string{"h2", "http/1.1"}, ClientVersion: "TLS 1.3",
+			CipherSuites: 31, HasRequest: true, HasResponse: true, RequestSize: 522, ResponseSize: 127,
+		},
+	}
+}
+
 // tcpConnEntry is the L4 record of a connection to the captured pod: the local peer is
 // the server (dst), so local counters are the Dst ones.
 func tcpConnEntry() *dissect.Entry {
@@ -135,6 +151,7 @@ func fixtures() map[string]*Record {
 		"redis":    kube(redisEntry()),
 		"tcp_conn": kube(tcpConnEntry()),
 		"udp_flow": kube(udpFlowEntry()),
+		"tls":      kube(tlsEntry()),
 		"offline":  {Entry: httpEntry()}, // no Kubernetes context
 		"empty":    {},
 	}

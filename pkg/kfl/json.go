@@ -76,8 +76,8 @@ func mustField(name string) *Field {
 //     order; flags that are false are omitted;
 //  3. for each true flag, every filled variable of its protocol group, present even when
 //     empty: http → method ... response_body_size; dns → dns_* and status_code (the
-//     RCODE); redis → redis_*; tcp → tcp_error_type, tcp_error_message; conn → conn_*;
-//     flow → flow_*;
+//     RCODE); tls → tls_*; redis → redis_*; tcp → tcp_error_type, tcp_error_message;
+//     conn → conn_*; flow → flow_*;
 //  4. when the record has Kubernetes context (a Resolver, or a node): every filled
 //     Kubernetes variable except the `node` map (node_name and node_ip carry it).
 //

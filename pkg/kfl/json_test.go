@@ -111,6 +111,9 @@ func TestAppendJSONLayout(t *testing.T) {
 		{"dns", []string{"dns", "udp", "dns_questions", "status_code"}, []string{"method", "tcp", "tcp_error_type"}},
 		{"tcp_conn", []string{"conn", "flow", "tcp_conn", "tcp_flow", "tcp", "conn_state", "flow_local_pps", "conn_l7_detected"}, []string{"http", "method", "udp_conn"}},
 		{"empty", nil, []string{"http", "tcp", "src.pod.name", "conn_group_id"}},
+		{"tls", []string{"tls", "tcp", "tls_summary", "tls_info", "tls_request_size", "tls_response_size", "tls_total_size", "tcp_error_type"},
+			[]string{"http", "method", "status_code", "conn_state"}},
+		{"udp_flow", []string{"tls", "tls_summary", "tls_info", "conn_state"}, []string{"tcp"}},
 	}
 	for _, tt := range tests {
 		var m map[string]any

@@ -35,11 +35,11 @@ func TestExamples(t *testing.T) {
 		{`http && status_code >= 500`, set("http", "offline", "recent")},
 		{`dns && dns_response && status_code != 0`, set("dns")},
 		{`redis && redis_key.startsWith("session:")`, set("redis", "missing")},
-		{`"production" in namespaces`, set("http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
+		{`"production" in namespaces`, set("tls", "http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
 		{`http && "authorization" in request.headers`, set("http", "offline", "recent")},
-		{`src.service.namespace != dst.service.namespace`, set("http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
+		{`src.service.namespace != dst.service.namespace`, set("tls", "http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
 		{`conn && conn_state == "open" && conn_local_bytes > 1000000`, set("tcp_conn")},
-		{`map_get(local_labels, "app", "") == "web"`, set("http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
+		{`map_get(local_labels, "app", "") == "web"`, set("tls", "http", "dns", "redis", "udp_flow", "recent", "missing", "tcp_conn")},
 
 		// Network and identity.
 		{`src.ip == "10.0.0.5" && dst.port == 8080`, set("http", "offline", "recent")},
@@ -52,18 +52,18 @@ func TestExamples(t *testing.T) {
 		{`stream == "" && id == 0`, set("empty")},
 
 		// Time.
-		{`timestamp > timestamp("2026-03-14T22:00:01Z")`, set("dns", "udp_flow", "redis", "missing", "recent")},
+		{`timestamp > timestamp("2026-03-14T22:00:01Z")`, set("tls", "dns", "udp_flow", "redis", "missing", "recent")},
 		{`timestamp == timestamp("2026-03-14T22:00:00.123456789Z")`, set("http", "offline", "tcp_conn")},
 		{`timestamp > now() - duration("5m")`, set("recent")},
-		{`timestamp < now() - duration("5m") && timestamp > timestamp(0)`, set("http", "offline", "dns", "redis", "missing", "tcp_conn", "udp_flow")},
+		{`timestamp < now() - duration("5m") && timestamp > timestamp(0)`, set("tls", "http", "offline", "dns", "redis", "missing", "tcp_conn", "udp_flow")},
 		{`timestamp == timestamp(0)`, set("empty")},
-		{`timestamp.getFullYear() == 2026 && timestamp.getHours() == 22 && !udp`, set("http", "offline", "redis", "missing", "tcp_conn")},
+		{`timestamp.getFullYear() == 2026 && timestamp.getHours() == 22 && !udp`, set("tls", "http", "offline", "redis", "missing", "tcp_conn")},
 
 		// Operators, ternary, lists, strings.
 		{`(http ? status_code : 0) == 503`, set("http", "offline", "recent")},
 		{`(dns ? "d" : redis ? "r" : "x") == "r"`, set("redis", "missing")},
 		{`method in ["GET", "HEAD"]`, set("http", "offline", "recent")},
-		{`!(method in ["GET", "HEAD"]) && !conn && protocol != ""`, set("dns", "redis", "missing")},
+		{`!(method in ["GET", "HEAD"]) && !conn && protocol != ""`, set("tls", "dns", "redis", "missing")},
 		{`url.matches("^/api/[a-z]+\\?id=[0-9]+$")`, set("http", "offline", "recent")},
 		{`path.endsWith("/users") && query_string["id"] == "123" && size(path) == 10`, set("http", "offline", "recent")},
 		{`http && request.headers["user-agent"].lowerAscii().contains("curl")`, set("http", "offline", "recent")},
@@ -84,11 +84,19 @@ func TestExamples(t *testing.T) {
 		{`tcp_error_type == "truncated" && tcp_error_message.contains("5 bytes")`, set("redis", "missing")},
 
 		// Protocol flags.
-		{`tcp && !udp && !conn`, set("http", "offline", "recent", "redis", "missing")},
+		{`tcp && !udp && !conn`, set("tls", "http", "offline", "recent", "redis", "missing")},
 		{`udp`, set("dns", "udp_flow")},
 		{`tcp_conn && tcp_flow && conn && flow && !udp_conn`, set("tcp_conn")},
 		{`udp_conn && udp_flow && flow`, set("udp_flow")},
-		{`kafka || tls || amqp || ldap || ws || sctp || icmp || gql || gqlv1 || gqlv2 || radius || diameter`, nil},
+		{`kafka || amqp || ldap || ws || sctp || icmp || gql || gqlv1 || gqlv2 || radius || diameter`, nil},
+		{`tls`, set("tls", "udp_flow")}, // udp_flow comes from eBPF-recovered TLS plaintext
+
+		// TLS.
+		{`tls && tls_summary == "ClientHello"`, set("tls")},
+		{`tls_info == "TLS 1.3, TLS_AES_256_GCM_SHA384, SNI=shop.example.com, ALPN offered=h2,http/1.1"`, set("tls")},
+		{`tls_info.startsWith("TLS 1.3") && tls_info.contains("SNI=shop.example.com")`, set("tls")},
+		{`tls_request_size == 522 && tls_response_size == 127 && tls_total_size == 649`, set("tls")},
+		{`protocol == "TLS" && dst.port == 443 && tcp && !conn`, set("tls")},
 
 		// L4 records.
 		{`conn_local_pkts == 1200 && conn_remote_pkts == 800 && conn_remote_bytes == 40000`, set("tcp_conn")},
@@ -97,7 +105,7 @@ func TestExamples(t *testing.T) {
 		{`conn_l7_detected == ["HTTP"] || "DNS" in flow_l7_detected`, set("tcp_conn", "udp_flow")},
 
 		// Capture source.
-		{`capture_source == "af_packet" && capture_backend == "af_packet" && capture_source_code == 1 && capture["source"] == "af_packet"`, set("http", "offline", "recent", "redis", "missing", "tcp_conn")},
+		{`capture_source == "af_packet" && capture_backend == "af_packet" && capture_source_code == 1 && capture["source"] == "af_packet"`, set("tls", "http", "offline", "recent", "redis", "missing", "tcp_conn")},
 		{`capture_backend == "ebpf" && capture["backend"] == "ebpf"`, set("dns", "udp_flow")},
 		{`capture_source_code == 3`, set("udp_flow")},
 		{`capture_source == "unspecified" && capture_source_code == 0 && capture["source"] == "unspecified"`, set("empty")},
@@ -106,19 +114,19 @@ func TestExamples(t *testing.T) {
 		{`src.pod.name == "web-1" && src.pod.namespace == "production" && dst.pod.name == "api-7"`, set("http", "recent")},
 		{`dst.pod.namespace == "kube-system" && dst.pod.name == "kube-dns"`, set("dns", "udp_flow")}, // service fallback
 		{`dst.service.name == "kube-dns" && dst.service.namespace == "kube-system"`, set("dns", "udp_flow")},
-		{`src.service.name == "web" && src.service.namespace == "production"`, set("http", "dns", "redis", "missing", "udp_flow", "recent")},
+		{`src.service.name == "web" && src.service.namespace == "production"`, set("tls", "http", "dns", "redis", "missing", "udp_flow", "recent")},
 		{`"web" in services && "api-7" in pods && "backend" in namespaces`, set("http", "recent")},
 		{`namespaces == ["production", "kube-system"]`, set("dns", "udp_flow")},
 		{`"app" in remote_labels && remote_labels["app"] == "api" && local_annotations["owner"] == "team-a"`, set("http", "recent")},
-		{`map_get(remote_labels, "app", "none") == "none" && size(remote_annotations) == 0 && protocol != ""`, set("dns", "redis", "missing", "udp_flow", "offline", "tcp_conn")},
-		{`node["name"] == "node-a" && node_name == "node-a" && node_ip == "192.168.0.10" && node["ip"] == "192.168.0.10"`, set("http", "dns", "redis", "missing", "tcp_conn", "udp_flow", "recent")},
+		{`map_get(remote_labels, "app", "none") == "none" && size(remote_annotations) == 0 && protocol != ""`, set("tls", "dns", "redis", "missing", "udp_flow", "offline", "tcp_conn")},
+		{`node["name"] == "node-a" && node_name == "node-a" && node_ip == "192.168.0.10" && node["ip"] == "192.168.0.10"`, set("tls", "http", "dns", "redis", "missing", "tcp_conn", "udp_flow", "recent")},
 		{`local_node_name == "node-a" && remote_node_name == "node-b"`, set("http", "recent")},
-		{`local_process_name == "nginx" && remote_process_name == ""`, set("http", "dns", "redis", "missing", "tcp_conn", "udp_flow", "recent")},
+		{`local_process_name == "nginx" && remote_process_name == ""`, set("tls", "http", "dns", "redis", "missing", "tcp_conn", "udp_flow", "recent")},
 		{`src.dns == "web.production.svc.cluster.local" && dst.dns.endsWith(".svc.cluster.local")`, set("dns", "udp_flow")},
 		{`dns_resolutions == ["web.production.svc.cluster.local", "kube-dns.kube-system.svc.cluster.local"]`, set("dns", "udp_flow")},
-		{`remote_resolution_status == "cache_miss" && local_resolution_status == ""`, set("redis", "missing", "tcp_conn")},
+		{`remote_resolution_status == "cache_miss" && local_resolution_status == ""`, set("tls", "redis", "missing", "tcp_conn")},
 		{`local_resolution_status == "" && remote_resolution_status == "" && src.pod.name == ""`, set("offline", "empty")},
-		{`has(src.pod.name) && has(src.dns) && !has(dst.dns)`, set("http", "recent", "redis", "missing")},
+		{`has(src.pod.name) && has(src.dns) && !has(dst.dns)`, set("tls", "http", "recent", "redis", "missing")},
 		{`src.pod == dst.pod`, set("offline", "empty")},
 
 		// Generic map access.
@@ -161,7 +169,7 @@ func TestDefaults(t *testing.T) {
 	// their defaults.
 	filled := map[string][]string{
 		"http": {"http", "tcp"}, "offline": {"http", "tcp"}, "dns": {"dns"}, "redis": {"redis", "tcp"},
-		"tcp_conn": {"conn", "flow"}, "udp_flow": {"conn", "flow"}, "empty": nil,
+		"tcp_conn": {"conn", "flow"}, "udp_flow": {"conn", "flow"}, "tls": {"tls", "tcp"}, "empty": nil,
 	}
 	protocolGroups := set("http", "dns", "tls", "tcp", "udp", "sctp", "icmp", "ws", "redis",
 		"kafka", "amqp", "ldap", "radius", "diameter", "conn", "flow")
@@ -230,13 +238,13 @@ func TestRegistryMatchesReference(t *testing.T) {
 	if _, ok := Lookup("nope"); ok {
 		t.Error("Lookup(nope) found a field")
 	}
-	// What this build fills, per the design: L7 protocols HTTP, DNS, Redis and L4 records.
-	for _, name := range []string{"tls", "kafka_api_key", "tcp_payload", "udp_length", "conn_group_id", "gql"} {
+	// What this build fills, per the design: L7 protocols HTTP, DNS, Redis, TLS and L4 records.
+	for _, name := range []string{"kafka_api_key", "tcp_payload", "udp_length", "conn_group_id", "gql"} {
 		if f, _ := Lookup(name); f.Filled {
 			t.Errorf("%s is Filled", name)
 		}
 	}
-	for _, name := range []string{"http", "status_code", "dns_questions", "redis_key", "flow_local_pps", "src.pod.name", "dns_resolutions", "tcp_error_type"} {
+	for _, name := range []string{"http", "tls", "tls_info", "status_code", "dns_questions", "redis_key", "flow_local_pps", "src.pod.name", "dns_resolutions", "tcp_error_type"} {
 		if f, _ := Lookup(name); !f.Filled {
 			t.Errorf("%s is not Filled", name)
 		}

@@ -100,7 +100,7 @@ func buildRegistry() []Field {
 		fString("dst.ip", "Destination IP address: the server", func(v *view) string { return ipString(v.e.Dst.IP) }),
 		fInt("src.port", "Source port number", func(v *view) int64 { return int64(v.e.Src.Port) }),
 		fInt("dst.port", "Destination port number", func(v *view) int64 { return int64(v.e.Dst.Port) }),
-		fString("protocol", `Detected protocol: "HTTP", "DNS", "REDIS", or "TCP"/"UDP" for L4 connection/flow records`, func(v *view) string { return v.e.Protocol }),
+		fString("protocol", `Detected protocol: "HTTP", "DNS", "REDIS", "TLS", or "TCP"/"UDP" for L4 connection/flow records`, func(v *view) string { return v.e.Protocol }),
 	))
 
 	add(group("identity",
@@ -137,7 +137,7 @@ func buildRegistry() []Field {
 		fBool("redis", "Redis command and reply", func(v *view) bool { return v.e.Protocol == dissect.ProtoRedis }),
 		fBool("dns", "DNS exchange (over UDP or TCP)", func(v *view) bool { return v.e.Protocol == dissect.ProtoDNS }),
 		fBool("kafka", "Kafka (not dissected by this build)", nil),
-		fBool("tls", "TLS/SSL handshake (not dissected by this build)", nil),
+		fBool("tls", `TLS: a TLS handshake entry (protocol "TLS"), or an entry dissected from TLS plaintext recovered by the eBPF uprobes (capture_source "ebpf_tls")`, isTLS),
 		fBool("amqp", "AMQP messaging (not dissected by this build)", nil),
 		fBool("tcp", "Carried by TCP: every entry of a TCP stream, L7 entries and the L4 record alike", isTCP),
 		fBool("ldap", "LDAP directory (not dissected by this build)", nil),
@@ -190,11 +190,14 @@ func buildRegistry() []Field {
 	))
 
 	add(group("tls",
-		fString("tls_summary", `TLS handshake summary, "ClientHello"`, nil),
-		fString("tls_info", `TLS connection details, "TLS 1.3, AES-256-GCM"`, nil),
-		fInt("tls_request_size", "TLS request size in bytes", nil),
-		fInt("tls_response_size", "TLS response size in bytes", nil),
-		fInt("tls_total_size", "tls_request_size + tls_response_size", nil),
+		fString("tls_summary", `TLS handshake summary: "ClientHello" (a handshake entry), "ServerHello" when the ClientHello was not captured; "" for ebpf_tls plaintext entries`, func(v *view) string { return tlsOf(v).Summary }),
+		fString("tls_info", `TLS connection details: version, cipher suite (IANA name), SNI, ALPN (the server's choice, else "ALPN offered=" the client's list), alert, each when known: "TLS 1.3, TLS_AES_256_GCM_SHA384, SNI=shop.example.com, ALPN offered=h2,http/1.1"; without a ServerHello the version is the highest the client offered`, func(v *view) string { return tlsOf(v).Info() }),
+		fInt("tls_request_size", "Bytes of the TLS records the client sent until the ServerHello (its ClientHello records), headers included (0 if absent)", func(v *view) int64 { return int64(tlsOf(v).RequestSize) }),
+		fInt("tls_response_size", "Bytes of the TLS records the server sent up to the one completing its ServerHello (0 if absent)", func(v *view) int64 { return int64(tlsOf(v).ResponseSize) }),
+		fInt("tls_total_size", "tls_request_size + tls_response_size", func(v *view) int64 {
+			t := tlsOf(v)
+			return int64(t.RequestSize) + int64(t.ResponseSize)
+		}),
 	))
 
 	add(group("tcp",
@@ -395,6 +398,7 @@ var (
 	noHTTP  dissect.HTTP
 	noDNS   dissect.DNS
 	noRedis dissect.Redis
+	noTLS   dissect.TLS
 	noConn  dissect.Conn
 	epoch   = time.Unix(0, 0).UTC()
 )
@@ -418,6 +422,18 @@ func redisOf(v *view) *dissect.Redis {
 		return v.e.Redis
 	}
 	return &noRedis
+}
+
+func tlsOf(v *view) *dissect.TLS {
+	if v.e.TLS != nil {
+		return v.e.TLS
+	}
+	return &noTLS
+}
+
+// isTLS: a handshake entry, or any entry dissected from eBPF-recovered TLS plaintext.
+func isTLS(v *view) bool {
+	return v.e.Protocol == dissect.ProtoTLS || v.e.CaptureSource == "ebpf_tls"
 }
 
 // connOf returns the L4 record of an L4 entry.

@@ -4,6 +4,8 @@
 package dissecttest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
@@ -69,8 +73,14 @@ func Chunk(side dissect.Side, data []byte, ts time.Time) dissect.Chunk {
 	return dissect.Chunk{Side: side, Data: data, Time: func(int) time.Time { return ts }}
 }
 
-// Replay runs a pcap file through a pipeline with cfg and returns the entries and
-// the pipeline's counters.
+// packetReader is what pcapgo's pcap and pcapng readers have in common.
+type packetReader interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	LinkType() layers.LinkType
+}
+
+// Replay runs a pcap or pcapng file through a pipeline with cfg and returns the
+// entries and the pipeline's counters.
 func Replay(t testing.TB, path string, cfg dissect.Config) ([]*dissect.Entry, dissect.Stats) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -78,7 +88,14 @@ func Replay(t testing.TB, path string, cfg dissect.Config) ([]*dissect.Entry, di
 		t.Fatalf("opening capture (testdata/gen.sh records it): %v", err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(4)
+	var r packetReader
+	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) { // pcapng section header block
+		r, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+	} else {
+		r, err = pcapgo.NewReader(br)
+	}
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
 	}
@@ -92,7 +109,7 @@ func Replay(t testing.TB, path string, cfg dissect.Config) ([]*dissect.Entry, di
 		if err != nil {
 			t.Fatalf("reading %s: %v", path, err)
 		}
-		p.Packet(&dissect.Packet{Timestamp: ci.Timestamp, LinkType: r.LinkType(), Data: data, Length: ci.Length})
+		p.Packet(&dissect.Packet{Timestamp: ci.Timestamp, LinkType: r.LinkType(), Interface: ci.InterfaceIndex, Data: data, Length: ci.Length})
 	}
 	p.Flush()
 	return entries, p.Stats()
