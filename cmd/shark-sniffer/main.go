@@ -70,7 +70,11 @@ func run() int {
 	fs.Var(&ifaces, "interface", "Interfaces to capture (comma-separated; default: all of the target netns)")
 	fs.StringVar(&cfg.Filter, "filter", "", "tcpdump filter expression")
 	fs.IntVar(&cfg.SnapLen, "snaplen", 262144, "Bytes kept per packet")
-	fs.Var(&ring, "ring-size", "Size of the kernel capture ring (TPACKET_V3)")
+	fs.Var(&ring, "ring-size", "Size of the kernel capture ring (TPACKET_V3, or the eBPF ring buffer)")
+	fs.StringVar(&cfg.Backend, "backend", sniffer.BackendAFPacket, "Capture backend: af_packet, ebpf (TC programs) or auto (eBPF where it loads, else af_packet)")
+	fs.BoolVar(&cfg.TLS, "tls", false, "Recover TLS plaintext from OpenSSL with uprobes and dissect it")
+	var tlsLibs stringList
+	fs.Var(&tlsLibs, "tls-lib", "With --tls: libssl path(s) in the target's filesystem to probe (default: search)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "/var/lib/shark", "Directory of the FIFO's segments")
 	fs.Var(&segSize, "segment-size", "Rotate segments at this size")
 	fs.DurationVar(&cfg.SegmentAge, "segment-age", time.Minute, "Rotate segments at this age")
@@ -97,6 +101,13 @@ func run() int {
 		return 0
 	}
 	cfg.Interfaces = ifaces
+	cfg.TLSLibs = tlsLibs
+	switch cfg.Backend {
+	case sniffer.BackendAFPacket, sniffer.BackendEBPF, sniffer.BackendAuto:
+	default:
+		fmt.Fprintf(os.Stderr, "--backend %q: use af_packet, ebpf or auto\n", cfg.Backend)
+		return 2
+	}
 	cfg.SegmentSize, cfg.BufferSize, cfg.RingSize = segSize.v, bufSize.v, ring.v
 	cfg.Version = version.Version
 

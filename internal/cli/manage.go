@@ -144,10 +144,17 @@ func NewCmdGet(flags *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			if workload == "" {
 				workload = "-l " + spec.Selector
 			}
-			fmt.Fprintf(streams.Out, "Capture:   %s (namespace %s)\nWorkload:  %s/%s\nFilter:    %s\nBuffer:    %s per sniffer\nTTL:       %s (created %s)\n\n",
-				spec.Name, spec.Namespace, spec.TargetNamespace, workload, orDash(spec.Filter), spec.BufferSize, spec.TTL, spec.Created.Format(time.RFC3339))
+			backend := spec.Backend
+			if backend == "" {
+				backend = capture.BackendAFPacket
+			}
+			if spec.TLS {
+				backend += ", TLS plaintext from OpenSSL uprobes"
+			}
+			fmt.Fprintf(streams.Out, "Capture:   %s (namespace %s)\nWorkload:  %s/%s\nFilter:    %s\nBackend:   %s\nBuffer:    %s per sniffer\nTTL:       %s (created %s)\n\n",
+				spec.Name, spec.Namespace, spec.TargetNamespace, workload, orDash(spec.Filter), backend, spec.BufferSize, spec.TTL, spec.Created.Format(time.RFC3339))
 			tw := tabwriter.NewWriter(streams.Out, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "SNIFFER\tTARGET\tNODE\tSTATE\tPACKETS\tDROPS\tFIFO\tWINDOW\tENTRIES")
+			fmt.Fprintln(tw, "SNIFFER\tTARGET\tNODE\tSTATE\tBACKEND\tPACKETS\tDROPS\tFIFO\tWINDOW\tENTRIES")
 			for _, s := range sts {
 				fifo, window := "-", "-"
 				if s.Summary.FIFOCap > 0 {
@@ -164,7 +171,7 @@ func NewCmdGet(flags *genericclioptions.ConfigFlags, streams genericiooptions.IO
 				if s.Error != "" {
 					state += " (" + s.Error + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Pod, s.Target, s.Node, state, s.Summary.Packets, s.Summary.KernelDrops, fifo, window, orDash(strings.Join(sortedStrings(ents), " ")))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Pod, s.Target, s.Node, state, orDash(s.Summary.Backend), s.Summary.Packets, s.Summary.KernelDrops, fifo, window, orDash(strings.Join(sortedStrings(ents), " ")))
 			}
 			return tw.Flush()
 		},

@@ -269,8 +269,12 @@ func (s *lazySource) Interfaces() []export.Interface {
 	for len(s.ifaces) < len(in) {
 		ifc := in[len(s.ifaces)]
 		target := s.pod.Annotations[AnnotationTarget]
+		desc := fmt.Sprintf("%s on node %s, captured by %s", strings.ReplaceAll(target, "/", " "), s.pod.Spec.NodeName, s.pod.Name)
+		if ifc.Name == wire.TLSInterfaceName {
+			desc = wire.TLSInterfaceDescription + "; " + desc
+		}
 		ifc.Name = target + ":" + ifc.Name
-		ifc.Description = fmt.Sprintf("%s on node %s, captured by %s", strings.ReplaceAll(target, "/", " "), s.pod.Spec.NodeName, s.pod.Name)
+		ifc.Description = desc
 		s.ifaces = append(s.ifaces, ifc)
 	}
 	return s.ifaces
@@ -308,7 +312,10 @@ type Status struct {
 
 // SnifferSummary is the part of a sniffer's status tables show.
 type SnifferSummary struct {
-	State       string    `json:"state"`
+	State string `json:"state"`
+	// Backend is the capture backend the sniffer uses ("af_packet", "ebpf"), with
+	// "+tls" when its OpenSSL uprobes are attached.
+	Backend     string    `json:"backend,omitempty"`
 	Packets     uint64    `json:"packets"`
 	KernelDrops uint64    `json:"kernelDrops"`
 	FIFOBytes   int64     `json:"fifoBytes"`
@@ -359,7 +366,12 @@ func Statuses(ctx context.Context, c Clients, ns, name string) ([]Status, *Spec,
 				return nil
 			}
 			var st struct {
-				State       string            `json:"state"`
+				State   string `json:"state"`
+				Backend string `json:"backend"`
+				TLS     *struct {
+					Libraries []string `json:"libraries"`
+					Error     string   `json:"error"`
+				} `json:"tls"`
 				Error       string            `json:"error"`
 				Packets     uint64            `json:"packets"`
 				KernelDrops uint64            `json:"kernelDrops"`
@@ -376,8 +388,16 @@ func Statuses(ctx context.Context, c Clients, ns, name string) ([]Status, *Spec,
 			out[i].Agent = &msg
 			out[i].Error = st.Error
 			out[i].Entries = st.Entries
-			out[i].Summary = SnifferSummary{State: st.State, Packets: st.Packets, KernelDrops: st.KernelDrops,
+			out[i].Summary = SnifferSummary{State: st.State, Backend: st.Backend, Packets: st.Packets, KernelDrops: st.KernelDrops,
 				FIFOBytes: st.FIFO.Bytes, FIFOCap: st.FIFO.Capacity, Oldest: st.FIFO.Oldest, Newest: st.FIFO.Newest}
+			if st.TLS != nil {
+				switch {
+				case len(st.TLS.Libraries) > 0:
+					out[i].Summary.Backend += "+tls"
+				case st.TLS.Error != "" && out[i].Error == "":
+					out[i].Error = "TLS: " + st.TLS.Error
+				}
+			}
 			return nil
 		})
 	}

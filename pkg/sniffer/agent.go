@@ -35,6 +35,7 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/fifo"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/target"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/tlsprobe"
 )
 
 // Config configures an Agent.
@@ -43,7 +44,13 @@ type Config struct {
 	Interfaces []string // empty: every interface of the target netns
 	Filter     string   // tcpdump filter syntax
 	SnapLen    int
-	RingSize   int64 // bytes of the TPACKET_V3 ring
+	RingSize   int64 // bytes of the TPACKET_V3 ring, or of the eBPF ring buffer
+	// Backend is BackendAFPacket (default), BackendEBPF or BackendAuto.
+	Backend string
+	// TLS attaches OpenSSL uprobes and dissects the recovered plaintext; TLSLibs
+	// are libssl paths (in the target's filesystem) to probe instead of searching.
+	TLS     bool
+	TLSLibs []string
 
 	DataDir     string
 	SegmentSize int64
@@ -59,6 +66,21 @@ type Config struct {
 	// Node and Name describe the capture in status and pcapng interface descriptions.
 	Node, Name string
 	Version    string
+}
+
+// Capture backends (Config.Backend).
+const (
+	BackendAFPacket = "af_packet"
+	BackendEBPF     = "ebpf"
+	BackendAuto     = "auto"
+)
+
+// source is an open capture backend: an AF_PACKET socket or eBPF TC programs.
+type source interface {
+	Next(ctx context.Context) (afpacket.Packet, error)
+	Stats() afpacket.Stats
+	Interface(index int) (afpacket.Interface, bool)
+	Close() error
 }
 
 // State of the capture.
@@ -80,7 +102,8 @@ type Agent struct {
 	mu       sync.Mutex // guards pipeline, ifmap, capture state, stats below
 	pipeline *dissect.Pipeline
 	ifmap    map[int]int // target ifindex -> FIFO interface index
-	handle   *afpacket.Handle
+	handle   source
+	backend  string // the backend in use (or last used): BackendAFPacket or BackendEBPF
 	capStop  context.CancelFunc
 	capDone  chan struct{}
 	filter   string
@@ -89,6 +112,18 @@ type Agent struct {
 	started  time.Time
 	prevDrop afpacket.Stats // counters of previous handles (stop/start)
 	ifPkts   map[int]uint64 // packets per FIFO interface
+
+	// --tls: the OpenSSL uprobes, the pipeline of their reconstructed plaintext
+	// (sharing stream and entry IDs with pipeline), and its FIFO interface.
+	tls         *tlsprobe.Probe
+	tlsStop     context.CancelFunc
+	tlsDone     chan struct{}
+	tlsPipeline *dissect.Pipeline
+	tlsIface    int // -1 until declared
+	tlsLibs     []string
+	tlsSkipped  []string
+	tlsErr      string
+	prevTLS     tlsprobe.Stats
 
 	local     atomic.Pointer[[]netip.Addr] // addresses of the target netns
 	packets   atomic.Uint64
@@ -114,7 +149,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving the target: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log, tgt: tgt, ifmap: map[int]int{}, ifPkts: map[int]uint64{},
+	a := &Agent{cfg: cfg, log: log, tgt: tgt, ifmap: map[int]int{}, ifPkts: map[int]uint64{}, tlsIface: -1,
 		state: StateStarting, subs: map[chan *dissect.Entry]struct{}{}, ready: make(chan struct{})}
 	f, res, err := fifo.Open(fifo.Config{Dir: cfg.DataDir, SegmentSize: cfg.SegmentSize, SegmentAge: cfg.SegmentAge,
 		BufferSize: cfg.BufferSize, Application: "kubectl-shark sniffer " + cfg.Version})
@@ -128,10 +163,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Agent, error) {
 			"next_stream", res.NextStream, "next_entry", res.NextEntry)
 	}
 	pc := protocols.Config()
-	pc.CaptureSource = "af_packet"
-	pc.FirstStreamID, pc.FirstEntryID = res.NextStream, res.NextEntry
+	pc.CaptureSource = BackendAFPacket
+	pc.IDs = dissect.NewIDs(res.NextStream, res.NextEntry)
 	pc.IsLocal = a.isLocal
 	a.pipeline = dissect.New(pc, a.onEntry)
+	if cfg.TLS {
+		tc := protocols.Config()
+		tc.CaptureSource = "ebpf_tls"
+		tc.IDs, tc.IsLocal = pc.IDs, a.isLocal
+		a.tlsPipeline = dissect.New(tc, a.onEntry)
+	}
 	a.touch()
 	return a, nil
 }
@@ -237,6 +278,9 @@ loop:
 		case now := <-tick.C:
 			a.mu.Lock()
 			a.pipeline.Advance(now)
+			if a.tlsPipeline != nil {
+				a.tlsPipeline.Advance(now)
+			}
 			a.mu.Unlock()
 			if a.cfg.Heartbeat > 0 && now.Sub(time.Unix(0, a.lastSeen.Load())) > a.cfg.Heartbeat {
 				a.log.Warn("no heartbeat from the plugin: stopping (dead-man switch)", "timeout", a.cfg.Heartbeat)
@@ -251,6 +295,9 @@ loop:
 	srv.Shutdown(shutdown)
 	a.mu.Lock()
 	a.pipeline.Flush()
+	if a.tlsPipeline != nil {
+		a.tlsPipeline.Flush()
+	}
 	a.mu.Unlock()
 	if err := a.fifo.Close(); err != nil {
 		return fmt.Errorf("flushing the open segment: %w", err)
@@ -285,6 +332,45 @@ func (a *Agent) Start(filter string) error {
 	a.Stop()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	h, backend, err := a.open(filter, prog)
+	if err != nil {
+		a.state, a.lastErr = StateError, err.Error()
+		return err
+	}
+	if a.backend != backend {
+		a.pipeline.SetCaptureSource(backend)
+	}
+	a.backend = backend
+	a.local.Store(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.handle, a.capStop, a.capDone = h, cancel, make(chan struct{})
+	a.filter, a.state, a.lastErr = filter, StateCapturing, ""
+	if a.started.IsZero() {
+		a.started = time.Now()
+	}
+	go a.capture(ctx, h, a.capDone)
+	if a.cfg.TLS {
+		a.startTLS()
+	}
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.log.Info("capturing", "target", a.tgt.Description, "backend", backend, "filter", filter, "interfaces", a.cfg.Interfaces)
+	return nil
+}
+
+// open opens the configured backend. BackendAuto tries eBPF and falls back to
+// AF_PACKET, logging why.
+func (a *Agent) open(filter string, prog []unix.SockFilter) (source, string, error) {
+	switch a.cfg.Backend {
+	case BackendEBPF, BackendAuto:
+		h, err := a.openEBPF(filter)
+		if err == nil {
+			return h, BackendEBPF, nil
+		}
+		if a.cfg.Backend == BackendEBPF {
+			return nil, "", fmt.Errorf("attaching the eBPF capture programs in %s: %w", a.tgt.Description, err)
+		}
+		a.log.Warn("the eBPF backend is not available here: capturing with AF_PACKET (--backend auto)", "error", err)
+	}
 	blocks := 0
 	if a.cfg.RingSize > 0 {
 		blocks = int(a.cfg.RingSize / afpacket.DefaultBlockSize)
@@ -295,24 +381,14 @@ func (a *Agent) Start(filter string) error {
 	h, err := afpacket.Open(a.tgt.Netns, afpacket.Config{Interfaces: a.cfg.Interfaces, SnapLen: a.cfg.SnapLen,
 		NumBlocks: blocks, Filter: prog})
 	if err != nil {
-		a.state, a.lastErr = StateError, err.Error()
-		return fmt.Errorf("opening the capture socket in %s: %w", a.tgt.Description, err)
+		return nil, "", fmt.Errorf("opening the capture socket in %s: %w", a.tgt.Description, err)
 	}
-	a.local.Store(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	a.handle, a.capStop, a.capDone = h, cancel, make(chan struct{})
-	a.filter, a.state, a.lastErr = filter, StateCapturing, ""
-	if a.started.IsZero() {
-		a.started = time.Now()
-	}
-	go a.capture(ctx, h, a.capDone)
-	a.readyOnce.Do(func() { close(a.ready) })
-	a.log.Info("capturing", "target", a.tgt.Description, "filter", filter, "interfaces", a.cfg.Interfaces)
-	return nil
+	return h, BackendAFPacket, nil
 }
 
 // Stop pauses capturing; stored data stays queryable.
 func (a *Agent) Stop() {
+	a.stopTLS()
 	a.mu.Lock()
 	h, cancel, done := a.handle, a.capStop, a.capDone
 	a.mu.Unlock()
@@ -338,7 +414,7 @@ func (a *Agent) Stop() {
 }
 
 // capture is the packet loop of one handle.
-func (a *Agent) capture(ctx context.Context, h *afpacket.Handle, done chan struct{}) {
+func (a *Agent) capture(ctx context.Context, h source, done chan struct{}) {
 	defer close(done)
 	var dp dissect.Packet
 	for {
@@ -379,7 +455,7 @@ func (a *Agent) capture(ctx context.Context, h *afpacket.Handle, done chan struc
 
 // ifaceIndex maps a target ifindex (and link type) to a FIFO interface, declaring it
 // on first sight. Called with a.mu held.
-func (a *Agent) ifaceIndex(h *afpacket.Handle, ifindex int, lt afpacket.LinkType) (int, error) {
+func (a *Agent) ifaceIndex(h source, ifindex int, lt afpacket.LinkType) (int, error) {
 	key := ifindex<<16 | int(lt)
 	if idx, ok := a.ifmap[key]; ok {
 		return idx, nil

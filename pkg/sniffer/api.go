@@ -446,14 +446,16 @@ type FIFOStatus struct {
 
 // Status is the body of GET /status.
 type Status struct {
-	Name        string            `json:"name,omitempty"`
-	Node        string            `json:"node,omitempty"`
-	Version     string            `json:"version,omitempty"`
-	Target      string            `json:"target"`
-	Source      string            `json:"source"`
-	PID         int               `json:"pid,omitempty"`
-	ContainerID string            `json:"containerID,omitempty"`
-	State       string            `json:"state"`
+	Name        string `json:"name,omitempty"`
+	Node        string `json:"node,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Target      string `json:"target"`
+	Source      string `json:"source"`
+	PID         int    `json:"pid,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+	State       string `json:"state"`
+	// Backend is the capture backend in use: "af_packet" or "ebpf".
+	Backend     string            `json:"backend,omitempty"`
 	Error       string            `json:"error,omitempty"`
 	Filter      string            `json:"filter,omitempty"`
 	Started     time.Time         `json:"started,omitzero"`
@@ -466,6 +468,8 @@ type Status struct {
 	FIFO        FIFOStatus        `json:"fifo"`
 	Entries     map[string]uint64 `json:"entries"`
 	Dissect     DissectStatus     `json:"dissect"`
+	// TLS reports the OpenSSL uprobes of --tls (absent without it).
+	TLS *TLSStatus `json:"tls,omitempty"`
 }
 
 // DissectStatus reports the pipeline's counters.
@@ -483,7 +487,7 @@ func (a *Agent) Status() Status {
 	a.mu.Lock()
 	st := Status{Name: a.cfg.Name, Node: a.cfg.Node, Version: a.cfg.Version, Target: a.tgt.Description,
 		Source: string(a.tgt.Source), PID: a.tgt.PID, ContainerID: a.tgt.ContainerID,
-		State: a.state, Error: a.lastErr, Filter: a.filter, Started: a.started}
+		State: a.state, Backend: a.backend, Error: a.lastErr, Filter: a.filter, Started: a.started}
 	ks := a.prevDrop
 	if a.handle != nil {
 		h := a.handle.Stats()
@@ -492,6 +496,12 @@ func (a *Agent) Status() Status {
 		ks.Skipped += h.Skipped
 	}
 	ps := a.pipeline.Stats()
+	var tps *dissect.Stats
+	if a.tlsPipeline != nil {
+		s := a.tlsPipeline.Stats()
+		tps = &s
+	}
+	st.TLS = a.tlsStatus()
 	ifaces := a.fifo.Interfaces()
 	for i, ifc := range ifaces {
 		st.Interfaces = append(st.Interfaces, StatusInterface{Name: ifc.Name, LinkType: ifc.LinkType.String(), Packets: a.ifPkts[i]})
@@ -507,6 +517,11 @@ func (a *Agent) Status() Status {
 		st.Error = fs.LastError
 	}
 	st.Entries = ps.Entries
+	if tps != nil {
+		for proto, n := range tps.Entries {
+			st.Entries[proto+"/tls"] += n
+		}
+	}
 	st.Dissect = DissectStatus{TCPStreams: ps.TCPStreams, UDPStreams: ps.UDPStreams, SkippedBytes: ps.SkippedBytes,
 		Undecodable: ps.Undecodable, Fragments: ps.Fragments, EvictedFlows: ps.EvictedFlows}
 	if st.Interfaces == nil {

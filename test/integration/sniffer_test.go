@@ -83,7 +83,13 @@ func (s *sniffer) post(path string) (int, string) {
 
 // status is the part of /status the tests read.
 type status struct {
-	State       string `json:"state"`
+	State   string `json:"state"`
+	Backend string `json:"backend"`
+	TLS     *struct {
+		Libraries []string `json:"libraries"`
+		Error     string   `json:"error"`
+		Events    uint64   `json:"events"`
+	} `json:"tls"`
 	Packets     uint64 `json:"packets"`
 	KernelDrops uint64 `json:"kernelDrops"`
 	Interfaces  []struct {
@@ -164,7 +170,15 @@ func frames(t *testing.T, file string, display string) []string {
 	return lab.Lines(tshark(t, args...))
 }
 
+// TestSnifferAgainstTcpdump runs the agent with each capture backend: both must
+// hold tcpdump's frames and dissect the same entries.
 func TestSnifferAgainstTcpdump(t *testing.T) {
+	for _, backend := range []string{"af_packet", "ebpf"} {
+		t.Run(backend, func(t *testing.T) { testSnifferAgainstTcpdump(t, backend) })
+	}
+}
+
+func testSnifferAgainstTcpdump(t *testing.T, backend string) {
 	lab.RequireRoot(t)
 	lab.RequireTools(t, "nginx", "curl", "tcpdump", "tshark", "capinfos", "redis-server", "redis-cli", "dnsmasq", "dig")
 	l := lab.New(t)
@@ -174,7 +188,11 @@ func TestSnifferAgainstTcpdump(t *testing.T) {
 	l.Dnsmasq("--address=/web.svc.test/198.18.0.10")
 
 	data := t.TempDir()
-	s := startSniffer(t, l, data, "--netns", "/var/run/netns/"+l.Server, "--name", "it", "--segment-size", "64Ki", "--buffer-size", "64Mi")
+	s := startSniffer(t, l, data, "--netns", "/var/run/netns/"+l.Server, "--name", "it", "--segment-size", "64Ki", "--buffer-size", "64Mi",
+		"--backend", backend)
+	if st := s.status(); st.Backend != backend {
+		t.Fatalf("/status says backend %q, want %q", st.Backend, backend)
+	}
 	td := l.StartTcpdump(l.Server, "eth0", "tcpdump.pcap")
 
 	ip := l.ServerIP
@@ -234,6 +252,10 @@ func TestSnifferAgainstTcpdump(t *testing.T) {
 		}
 		if n := len(lab.Lines(body)); n != 6 {
 			t.Errorf("%d HTTP entries, want 6:\n%s", n, body)
+		}
+		_, body = s.get("/entries?kfl=" + url.QueryEscape(`http && capture_source == "`+backend+`"`))
+		if n := len(lab.Lines(body)); n != 6 {
+			t.Errorf("%d HTTP entries with capture_source %q, want 6", n, backend)
 		}
 		_, body = s.get("/entries?kfl=" + url.QueryEscape("http && status_code == 500"))
 		if n := len(lab.Lines(body)); n != 3 {
@@ -306,7 +328,7 @@ func TestSnifferAgainstTcpdump(t *testing.T) {
 	t.Run("survives kill -9", func(t *testing.T) {
 		held := s.status().FIFO.Packets
 		s.p.Signal(t, syscall.SIGKILL)
-		s2 := startSniffer(t, l, data, "--netns", "/var/run/netns/"+l.Server, "--segment-size", "64Ki", "--buffer-size", "64Mi")
+		s2 := startSniffer(t, l, data, "--netns", "/var/run/netns/"+l.Server, "--segment-size", "64Ki", "--buffer-size", "64Mi", "--backend", backend)
 		st := s2.status()
 		if st.FIFO.Packets < held {
 			t.Errorf("after a restart the FIFO holds %d packets, before the kill %d", st.FIFO.Packets, held)
@@ -456,5 +478,114 @@ func TestSnifferFullDisk(t *testing.T) {
 	}
 	if st.State != "capturing" || s.p.Exited() {
 		t.Errorf("the agent stopped capturing on a full disk: state %q", st.State)
+	}
+}
+
+// TestSnifferTLS: curl (Debian's, linked to OpenSSL) against nginx over HTTPS. With
+// --tls the agent's OpenSSL uprobes recover the plaintext: entries show the real
+// paths and status codes, tagged tls and ebpf_tls, and /pcap writes the plaintext
+// on its own interface, labelled as reconstructed. The wire packets stay TLS.
+func TestSnifferTLS(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireTools(t, "nginx", "curl", "tshark", "capinfos")
+	l := lab.New(t)
+	l.WriteFile("index.html", []byte("hello over TLS\n"))
+	l.Nginx(`    location = /error { return 500 "boom\n"; }`)
+
+	s := startSniffer(t, l, t.TempDir(), "--netns", "/var/run/netns/"+l.Server, "--tls")
+	st := s.status()
+	if st.TLS == nil || len(st.TLS.Libraries) == 0 {
+		t.Fatalf("/status: no libssl probed: %+v\n%s", st.TLS, s.p.Output())
+	}
+
+	// Each curl process starts after the probes are attached: they are covered
+	// because uprobes sit on the library file, not on a process.
+	ip := l.ServerIP
+	for i := 0; i < 2; i++ {
+		l.Exec(l.Client, "curl", "-sSk", "-o", "/dev/null", "-o", "/dev/null", "https://"+ip+"/", "https://"+ip+"/error")
+	}
+	s.waitMarker(l) // the wire's packets are in
+	s.waitFor("the wire's 2 TLS handshakes", func() bool {
+		_, body := s.get("/entries?kfl=" + url.QueryEscape(`tls && protocol == "TLS"`))
+		return len(lab.Lines(body)) >= 2
+	})
+	s.waitFor("4 TLS plaintext HTTP entries", func() bool {
+		_, body := s.get("/entries?kfl=" + url.QueryEscape(`http && tls`))
+		return len(lab.Lines(body)) >= 4
+	})
+	_, body := s.get("/entries?kfl=" + url.QueryEscape(`http && tls && capture_source == "ebpf_tls"`))
+	got := map[string]int{}
+	for _, e := range lab.Lines(body) {
+		var m struct {
+			Path   string `json:"path"`
+			Status int    `json:"status_code"`
+		}
+		if err := json.Unmarshal([]byte(e), &m); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s %d", m.Path, m.Status)]++
+	}
+	want := map[string]int{"/ 200": 2, "/error 500": 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TLS plaintext entries %v, want %v:\n%s", got, want, body)
+	}
+	// On the wire there is no HTTP, only TLS.
+	_, body = s.get("/entries?kfl=" + url.QueryEscape(`http && capture_source != "ebpf_tls"`))
+	if n := len(lab.Lines(body)); n != 0 {
+		t.Errorf("%d HTTP entries from the wire packets of HTTPS traffic:\n%s", n, body)
+	}
+
+	// The export of everything TLS (the wire's handshakes, dissected as TLS, and
+	// the recovered plaintext): plaintext on the tls-plaintext interface,
+	// described as reconstructed; the wire's encrypted records on eth0.
+	pc := s.pcap(url.Values{"kfl": {"tls"}})
+	_, body = s.get("/entries?kfl=tls")
+	capinfosClean(t, pc)
+	// Wireshark decodes port 443 as TLS unless told (Decode As), like for any
+	// plaintext on a TLS port.
+	out := tshark(t, "-r", pc, "-d", "tcp.port==443,http", "-Y", "http.request", "-T", "fields", "-e", "frame.interface_name", "-e", "frame.interface_description", "-e", "http.request.uri")
+	lines := lab.Lines(out)
+	if len(lines) != 4 {
+		t.Fatalf("the export holds %d HTTP requests, want 4:\n%s", len(lines), out)
+	}
+	for _, ln := range lines {
+		f := strings.Split(ln, "\t")
+		if len(f) != 3 || f[0] != "tls-plaintext" || !strings.HasPrefix(f[1], "RECONSTRUCTED TLS plaintext") {
+			t.Errorf("request not on a labelled reconstructed interface: %q", ln)
+		}
+	}
+	// tshark finds nothing wrong with the synthetic TCP/IP packets.
+	// (Only the note that plaintext HTTP runs on a TLS port is expected.)
+	exp := tshark(t, "-r", pc, "-d", "tcp.port==443,http", "-o", "tcp.check_checksum:TRUE", "-Y", `_ws.expert.severity >= warning && frame.interface_name == "tls-plaintext"`,
+		"-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message")
+	for _, ln := range lab.Lines(exp) {
+		if !strings.Contains(ln, "Unencrypted HTTP protocol detected over encrypted port") {
+			t.Errorf("tshark warning on the reconstructed packets: %s", ln)
+		}
+	}
+	if n := len(lab.Lines(tshark(t, "-r", pc, "-Y", `frame.interface_name == "eth0" && tls.record`))); n == 0 {
+		t.Errorf("the export lacks the wire's TLS records of the matching connections:\n%s\nentries:\n%s", tshark(t, "-r", pc, "-T", "fields", "-e", "frame.interface_name", "-e", "frame.protocols"), body)
+	}
+}
+
+// Without --tls, the same HTTPS traffic gives no HTTP entries at all.
+func TestSnifferWithoutTLS(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireTools(t, "nginx", "curl")
+	l := lab.New(t)
+	l.WriteFile("index.html", []byte("hello over TLS\n"))
+	l.Nginx("")
+	s := startSniffer(t, l, t.TempDir(), "--netns", "/var/run/netns/"+l.Server)
+	if st := s.status(); st.TLS != nil {
+		t.Errorf("/status reports TLS without --tls: %+v", st.TLS)
+	}
+	l.Exec(l.Client, "curl", "-sSk", "-o", "/dev/null", "https://"+l.ServerIP+"/")
+	s.waitMarker(l)
+	s.waitFor("the HTTPS connection's record", func() bool {
+		_, body := s.get("/entries?kfl=" + url.QueryEscape(`tcp && dst.port == "443"`))
+		return len(lab.Lines(body)) >= 1
+	})
+	if _, body := s.get("/entries?kfl=" + url.QueryEscape("http")); len(lab.Lines(body)) != 0 {
+		t.Errorf("HTTP entries without --tls:\n%s", body)
 	}
 }

@@ -12,10 +12,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,12 +318,14 @@ func (td *Tcpdump) Stop(fromNS, toIP string) string {
 }
 
 // Nginx starts nginx in the server namespace with the given server-block body,
-// listening on port 80, and waits until it answers.
+// listening on port 80 and, with TLS (a self-signed certificate for ServerIP), on
+// port 443, and waits until both answer.
 func (l *Lab) Nginx(serverBlock string) *Process {
 	l.t.Helper()
 	RequireTools(l.t, "nginx")
 	dir := filepath.Join(l.Dir, "nginx")
 	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	l.selfSigned(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
 	conf := fmt.Sprintf(`daemon off;
 master_process off;
 worker_processes 1;
@@ -334,6 +343,9 @@ http {
   keepalive_requests 1000;
   server {
     listen %[2]s:80;
+    listen %[2]s:443 ssl;
+    ssl_certificate %[1]s/cert.pem;
+    ssl_certificate_key %[1]s/key.pem;
     root %[1]s/www;
 %[3]s
   }
@@ -345,7 +357,40 @@ http {
 	}
 	p := l.Start(l.Server, "nginx", "nginx", "-c", path, "-e", "stderr")
 	l.WaitTCP(l.Client, l.ServerIP, 80)
+	l.WaitTCP(l.Client, l.ServerIP, 443)
 	return p
+}
+
+// selfSigned writes a fresh ECDSA key and a self-signed certificate for ServerIP.
+func (l *Lab) selfSigned(certPath, keyPath string) {
+	l.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kubectl-shark test server"},
+		IPAddresses:  []net.IP{net.ParseIP(l.ServerIP)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // WriteFile writes a file under the nginx document root.

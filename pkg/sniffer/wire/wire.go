@@ -20,3 +20,13 @@ type Query struct {
 	Node   string `json:"node,omitempty"`
 	NodeIP string `json:"nodeIP,omitempty"`
 }
+
+// The pcapng interface on which a sniffer writes TLS plaintext recovered by its
+// OpenSSL uprobes (--tls). Its packets are synthetic (real addresses and ports,
+// made-up TCP sequence numbers and handshake): the description says so, and the
+// plugin keeps it in front of its own when it merges exports, so Wireshark users
+// never mistake them for packets seen on the wire.
+const (
+	TLSInterfaceName        = "tls-plaintext"
+	TLSInterfaceDescription = "RECONSTRUCTED TLS plaintext (OpenSSL uprobes, kubectl-shark), not packets seen on the wire"
+)
