@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -19,6 +20,7 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
 	"github.com/kubectl-shark/kubectl-shark/pkg/offline"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/wire"
 )
 
 // ExportOptions are the options of `kubectl shark export`.
@@ -204,6 +206,13 @@ func (o *ExportOptions) runCapture(cmd *cobra.Command, w io.Writer, closeOut fun
 	sum.Dest = o.Write
 	if !o.Quiet {
 		fmt.Fprintln(o.streams.ErrOut, sum.String())
+		for _, ifc := range pw.Interfaces() {
+			if strings.HasSuffix(ifc.Name, ":"+wire.TLSInterfaceName) {
+				fmt.Fprintf(o.streams.ErrOut, "note: interfaces named *:%s hold TLS plaintext reconstructed from OpenSSL uprobes, not packets seen on the wire;\n"+
+					"      Wireshark decodes port 443 as TLS unless told: use Decode As… → HTTP (tshark -d tcp.port==443,http)\n", wire.TLSInterfaceName)
+				break
+			}
+		}
 	}
 	return runErr
 }
