@@ -407,16 +407,17 @@ lab_up() {
 
 CAP_PID=
 API=
-cap_start() { # cap_start MODE: none, sniffer, sniffer-ring64, tcpdump, tcpdump-B, tcpdump-ring
+cap_start() { # cap_start MODE: none, sniffer, sniffer-ring64, sniffer-ebpf, tcpdump, tcpdump-B, tcpdump-ring
 	CAP_MODE=$1
 	CAP_PID=
 	rm -rf "$WORK/cap"
 	mkdir -p "$WORK/cap"
 	case $1 in
 	none) return ;;
-	sniffer | sniffer-ring64)
+	sniffer | sniffer-ring64 | sniffer-ebpf)
 		local extra=()
 		[ "$1" = sniffer-ring64 ] && extra=(--ring-size 64Mi)
+		[ "$1" = sniffer-ebpf ] && extra=(--backend ebpf)
 		"$SNIFFER" --netns "/var/run/netns/$SRV" --data-dir "$WORK/cap/data" --listen 127.0.0.1:0 \
 			--buffer-size 256Mi --ready-file "$WORK/cap/ready" "${extra[@]}" >"$WORK/cap/log" 2>&1 &
 		CAP_PID=$!
@@ -505,7 +506,7 @@ iperf() { # iperf tcp|udp: run the workload, set TPUT to its throughput (Gbit/s,
 	stop_pid "$sp"
 }
 
-LIVE_MODES=(none sniffer sniffer-ring64 tcpdump tcpdump-B tcpdump-ring)
+LIVE_MODES=(none sniffer sniffer-ring64 sniffer-ebpf tcpdump tcpdump-B tcpdump-ring)
 if want 4 || want 5 || want 6; then
 	lab_up
 	note "lab: $SRV ($SRV_IP, eth0) <-veth-> $CLI ($CLI_IP)"
@@ -515,7 +516,7 @@ if want 4 || want 5; then
 	avail=$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')
 	if [ "$avail" -lt $((30 * 1024 * 1024)) ]; then
 		note "less than 30 GiB free under $WORK: tcpdump -w FILE (rows 4) would fill the disk; skipping those modes"
-		LIVE_MODES=(none sniffer sniffer-ring64 tcpdump-ring)
+		LIVE_MODES=(none sniffer sniffer-ring64 sniffer-ebpf tcpdump-ring)
 		SKIPPED_TCPDUMP_FILE=1
 	fi
 	log "rows 4-5: live capture on the veth pair, ${LIVE_SECONDS}s per workload, $LIVE_RUNS runs per mode (${LIVE_MODES[*]})"
@@ -796,25 +797,29 @@ if want 4; then
 		if [ $wl = tcp ]; then wname="iperf3 TCP, 1 stream"; u="Gbit/s"; else wname="iperf3 UDP 64 B, -b 0"; u="pkt/s sent"; fi
 		base=$(med r4.none.$wl.tput)
 		LIVE_MD+=("| $wname | no capture | $(range r4.none.$wl.tput 1 "$u") | | | | | | |")
-		for mode in sniffer sniffer-ring64 tcpdump tcpdump-B tcpdump-ring; do
+		for mode in sniffer sniffer-ring64 sniffer-ebpf tcpdump tcpdump-B tcpdump-ring; do
 			has "r4.$mode.$wl.pkts" || continue
 			case $mode in
 			sniffer) name="shark-sniffer (defaults, 256Mi FIFO)" ;;
 			sniffer-ring64) name="shark-sniffer --ring-size 64Mi" ;;
+			sniffer-ebpf) name="shark-sniffer --backend ebpf (TC, 8 MiB BPF ring)" ;;
 			tcpdump) name="tcpdump -w FILE" ;;
 			tcpdump-B) name="tcpdump -B 65536 -w FILE" ;;
 			tcpdump-ring) name="tcpdump -C 16 -W 8 -w RING" ;;
 			esac
 			LIVE_MD+=("| $wname | $name | $(range r4.$mode.$wl.tput 1 "$u") | $(fmt "$(calc "$base/$(med r4.$mode.$wl.tput)")")× | $(range r4.$mode.$wl.pkts) | $(range r4.$mode.$wl.drops) | $(range r4.$mode.$wl.droppct 1 %) | $(range r4.$mode.$wl.cpupp 1 µs) | $(range r4.$mode.$wl.wrate 1 MB/s) |")
 		done
-		if has "r4.sniffer.$wl.drops" && has "r4.tcpdump.$wl.drops"; then
-			cpu=$(calc "$(med r4.sniffer.$wl.cpupp)/$(med r4.tcpdump.$wl.cpupp)")
-			row 4 "live capture, $wname: agent vs tcpdump default (kernel drops, CPU per captured packet, workload slowdown)" \
-				"drops $(fmt "$(med r4.sniffer.$wl.drops)") ($(fmt "$(med r4.sniffer.$wl.droppct)")%), $(fmt "$(med r4.sniffer.$wl.cpupp)") µs/pkt, slowdown $(fmt "$(calc "$base/$(med r4.sniffer.$wl.tput)")")×" \
+		for m in sniffer sniffer-ebpf; do
+			has "r4.$m.$wl.drops" && has "r4.tcpdump.$wl.drops" || continue
+			who="agent"
+			[ $m = sniffer-ebpf ] && who="agent --backend ebpf"
+			cpu=$(calc "$(med r4.$m.$wl.cpupp)/$(med r4.tcpdump.$wl.cpupp)")
+			row 4 "live capture, $wname: $who vs tcpdump default (kernel drops, CPU per captured packet, workload slowdown)" \
+				"drops $(fmt "$(med r4.$m.$wl.drops)") ($(fmt "$(med r4.$m.$wl.droppct)")%), $(fmt "$(med r4.$m.$wl.cpupp)") µs/pkt, slowdown $(fmt "$(calc "$base/$(med r4.$m.$wl.tput)")")×" \
 				"drops $(fmt "$(med r4.tcpdump.$wl.drops)") ($(fmt "$(med r4.tcpdump.$wl.droppct)")%), $(fmt "$(med r4.tcpdump.$wl.cpupp)") µs/pkt, slowdown $(fmt "$(calc "$base/$(med r4.tcpdump.$wl.tput)")")×" \
 				"CPU/pkt $(fmt "$cpu")×" "0 drops where tcpdump drops; CPU/pkt ≤ 1×" \
-				"drops: $(verdict zero "$(med r4.sniffer.$wl.drops)" 0) ($(fmt "$(med r4.sniffer.$wl.droppct)")%); CPU: $(verdict le "$cpu" 1)"
-		fi
+				"drops: $(verdict zero "$(med r4.$m.$wl.drops)" 0) ($(fmt "$(med r4.$m.$wl.droppct)")%); CPU: $(verdict le "$cpu" 1)"
+		done
 	done
 fi
 if want 5; then
@@ -965,7 +970,8 @@ $(printf '%s\n' "${CHECKS[@]}")
    capture runs alone on the server end (\`eth0\`): the agent (\`shark-sniffer --netns
    /var/run/netns/SRV --buffer-size 256Mi\`, otherwise defaults: all interfaces, 8 MiB
    TPACKET_V3 ring, dissection on), the same with \`--ring-size 64Mi\` (for comparison with
-   tcpdump's \`-B 65536\`), \`tcpdump -i eth0 -w FILE\` (default 2 MiB buffer),
+   tcpdump's \`-B 65536\`), the same with \`--backend ebpf\` (TC programs and an 8 MiB BPF ring
+   buffer instead of the packet socket), \`tcpdump -i eth0 -w FILE\` (default 2 MiB buffer),
    \`tcpdump -B 65536 -w FILE\`, and \`tcpdump -C 16 -W 8 -w RING\`, each with \`-Z root\`. The
    workloads are \`iperf3 -c SRV -t ${LIVE_SECONDS}\` (one TCP stream; veth offloads make most
    captured packets ~64 KB GSO super-packets) and \`iperf3 -u -l 64 -b 0 -t ${LIVE_SECONDS}\`.
