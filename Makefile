@@ -45,7 +45,7 @@ E2E_IMAGE := docker.io/kubectl-shark/sniffer:e2e
 CLUSTER_SOCKET := /run/kubectl-shark-cluster/containerd.sock
 e2e: cluster-up
 	hack/cluster/smoke.sh --restart
-	hack/cluster/images.sh --load web
+	hack/cluster/images.sh --load web tls
 	images/sniffer/build.sh _output/images/sniffer-e2e.tar $(E2E_IMAGE)
 	hack/cluster/load.sh _output/images/sniffer-e2e.tar
 	KUBECONFIG=$$(hack/cluster/kubeconfig.sh) KUBECTL=$$(hack/cluster/kubeconfig.sh --kubectl) \

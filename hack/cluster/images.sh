@@ -1,6 +1,6 @@
 #!/bin/bash
-# images.sh [--load] [pause|coredns|web|redis]...: build the test cluster's images, without
-# Docker, as docker-archive tarballs in $STATE/images/ (default: all four); with --load also
+# images.sh [--load] [pause|coredns|web|redis|tls]...: build the test cluster's images, without
+# Docker, as docker-archive tarballs in $STATE/images/ (default: all five); with --load also
 # import them into the running cluster (what `make cluster-images` does).
 #
 #   registry.k8s.io/pause:3.10             pod sandbox (gcc -static images/pause/pause.c)
@@ -10,6 +10,11 @@
 #                                          service, `web client -redis redis:6379 http://web/`
 #                                          the demo client (a bounded loop, resolves via DNS)
 #   docker.io/kubectl-shark/redis:dev      Debian's redis-server binary + its shared libraries
+#   docker.io/kubectl-shark/tls:dev        Debian's nginx and curl (both linked to libssl3) + their
+#                                          shared libraries: nginx serves HTTPS on :8443 with the
+#                                          certificate mounted at /certs (images/tls/nginx.conf);
+#                                          `/pause` keeps a client pod alive for `kubectl exec
+#                                          ... -- curl -sk https://IP:8443/...` (the --tls e2e test)
 #
 # Every tarball is reproducible, so re-importing an unchanged image is a no-op.
 set -euo pipefail
@@ -21,7 +26,9 @@ if [ "${1:-}" = --load ]; then
 	shift
 fi
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(pause coredns web redis)
+[ ${#names[@]} -gt 0 ] || names=(pause coredns web redis tls)
+
+TLS_IMAGE=docker.io/kubectl-shark/tls:dev
 
 OUT=$STATE/images
 B=$OUT/build
@@ -80,10 +87,35 @@ build_redis() {
 		'{"Entrypoint":["/usr/bin/redis-server"],"Cmd":["--bind","0.0.0.0","--protected-mode","no","--save","","--appendonly","no","--dir","/data"],"ExposedPorts":{"6379/tcp":{}},"WorkingDir":"/data"}'
 }
 
+# copy_with_libs ROOT BIN...: each binary at its path on this host, with the dynamic loader and
+# every shared library it links (ldd), also at their paths on this host.
+copy_with_libs() {
+	local r=$1 bin lib
+	shift
+	for bin in "$@"; do
+		cp --parents -L "$bin" "$r/"
+		for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+			cp --parents -L "$lib" "$r/"
+		done
+	done
+}
+
+build_tls() {
+	ensure_pkgs gcc=gcc /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev nginx=nginx curl=curl
+	local r
+	r=$(fresh_root tls)
+	mkdir -p "$r/etc/nginx" "$r/certs"
+	copy_with_libs "$r" "$(readlink -f "$(command -v nginx)")" "$(readlink -f "$(command -v curl)")"
+	cp "$HC_DIR/images/tls/nginx.conf" "$r/etc/nginx/nginx.conf"
+	gcc -static -Os -s -o "$r/pause" "$HC_DIR/images/pause/pause.c"
+	"$HC_DIR/mkimg.sh" "$TLS_IMAGE" "$r" "$OUT/tls.tar" \
+		'{"Entrypoint":["/usr/sbin/nginx"],"Cmd":["-c","/etc/nginx/nginx.conf"],"ExposedPorts":{"8443/tcp":{}}}'
+}
+
 for n in "${names[@]}"; do
 	case $n in
-	pause | coredns | web | redis) "build_$n" ;;
-	*) die "unknown image '$n' (pause, coredns, web, redis)" ;;
+	pause | coredns | web | redis | tls) "build_$n" ;;
+	*) die "unknown image '$n' (pause, coredns, web, redis, tls)" ;;
 	esac
 done
 rm -rf "$B"

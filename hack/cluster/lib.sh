@@ -120,7 +120,7 @@ ensure_pkgs() {
 	[ $rc -eq 0 ] || die "apt-get install ${missing[*]} failed"
 }
 
-# Packages every cluster script needs (images.sh adds gcc/libc6-dev and redis-server).
+# Packages every cluster script needs (images.sh adds gcc/libc6-dev, redis-server, nginx-light and curl).
 ensure_cluster_pkgs() {
 	ensure_pkgs containerd=containerd ctr=containerd runc=runc \
 		/usr/lib/cni/bridge=containernetworking-plugins /usr/lib/cni/host-local=containernetworking-plugins \
