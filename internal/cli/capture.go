@@ -89,7 +89,7 @@ func NewCmdCapture(flags *genericclioptions.ConfigFlags, streams genericiooption
 		Short: "Start capturing the traffic of a workload's pods",
 		Long: `Start one short-lived sniffer pod next to each pod of a workload. Each sniffer enters its
 target's network namespace, captures every packet into a bounded FIFO on the node and
-dissects HTTP, DNS and Redis as it arrives. The command waits until every sniffer is
+dissects HTTP, DNS, Redis and TLS handshakes as it arrives. The command waits until every sniffer is
 capturing, then prints the capture's name. Query it with 'entries' and 'export'; end
 it with 'delete' (or let its --ttl run out).
 

@@ -21,7 +21,7 @@ func NewCmdShark(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:   "kubectl-shark",
 		Short: "Network forensics for Kubernetes workloads: capture, dissect, filter, export",
 		Long: `kubectl shark captures the traffic of a workload's pods from inside their network
-namespaces, dissects HTTP, DNS and Redis as it arrives, answers questions written in
+namespaces, dissects HTTP, DNS, Redis and TLS handshakes as it arrives, answers questions written in
 KFL (a CEL filter language) and exports exactly the matching streams as PCAPNG for
 Wireshark. The same commands work offline on capture files with -r FILE.`,
 		Example: `  # Which requests failed in a capture file?
