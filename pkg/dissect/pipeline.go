@@ -1,12 +1,12 @@
 package dissect
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/reassembly"
 )
 
 // Packet is one captured frame handed to a Pipeline.
@@ -41,8 +41,10 @@ type Config struct {
 	// GapWait is how long reassembly waits for a missing segment before skipping it
 	// (packet time). Default 2 seconds.
 	GapWait time.Duration
-	// MaxBufferedPages bounds out-of-order data held by reassembly (pages of 1900
-	// bytes). Default 16384 (~30 MiB).
+	// MaxBufferedPages bounds out-of-order data held by reassembly, in pages of 1900
+	// bytes (a segment counts as many pages as it fills); one direction of a
+	// connection holds at most a quarter of it. Beyond, the gap in front of the data
+	// is skipped. Default 16384 (~30 MiB).
 	MaxBufferedPages int
 	// MaxStreams bounds the streams tracked at once. Default 262144.
 	MaxStreams int
@@ -107,12 +109,25 @@ type Pipeline struct {
 
 	dec decoder
 
-	flows map[flowKey]*flow
-	lru   flowList // most recently active at the front
-	ids   *IDs
+	flows    map[flowKey]*flow
+	lastFlow *flow // the flow of the previous packet: bursts skip the map lookup
+	// lru lists TCP (0) and UDP (1) flows, most recently active at the front: idle
+	// flows are found at the back.
+	lru [2]flowList
+	// closing lists TCP flows that saw FIN in both directions or a RST, in order:
+	// they are finalized one second later.
+	closing []*flow
+	ids     *IDs
 
-	assembler *reassembly.Assembler
-	lastSweep time.Time
+	// TCP reassembly: streams holding out-of-order data, and the pages they hold.
+	holding   map[*tcpStream]struct{}
+	heldPages int
+	// chunkTime is the capture time of the chunk being fed; timeOf returns it (the
+	// Chunk.Time of every chunk, without a closure per chunk).
+	chunkTime time.Time
+	timeOf    func(int) time.Time
+
+	nextSweep time.Time // packet time of the next sweep
 	now       time.Time
 }
 
@@ -145,10 +160,8 @@ func New(cfg Config, emit func(*Entry)) *Pipeline {
 		p.ids = NewIDs(cfg.FirstStreamID, cfg.FirstEntryID)
 	}
 	p.dec.init()
-	pool := reassembly.NewStreamPool(&streamFactory{p: p})
-	p.assembler = reassembly.NewAssembler(pool)
-	p.assembler.MaxBufferedPagesTotal = cfg.MaxBufferedPages
-	p.assembler.MaxBufferedPagesPerConnection = cfg.MaxBufferedPages / 4
+	p.holding = make(map[*tcpStream]struct{})
+	p.timeOf = func(int) time.Time { return p.chunkTime }
 	return p
 }
 
@@ -185,53 +198,59 @@ func (p *Pipeline) Packet(pkt *Packet) StreamID {
 		p.stats.OtherL4++
 		return 0
 	}
-	src := netip.AddrPortFrom(d.srcIP, d.srcPort)
-	dst := netip.AddrPortFrom(d.dstIP, d.dstPort)
-	key := makeFlowKey(src, dst, d.proto)
-	f := p.flows[key]
+	key, srcIsLo := makeFlowKey(d.src, d.srcPort, d.dst, d.dstPort, d.proto, d.v4)
+	f := p.lastFlow
+	if f == nil || f.key != key {
+		f = p.flows[key]
+	}
 	ts := pkt.Timestamp
 
-	if f != nil && d.proto == TransportTCP && d.tcp.SYN && !d.tcp.ACK && f.closed() {
+	if f != nil && d.proto == TransportTCP && d.th.syn && !d.th.ack && f.closed() {
 		// A new connection on a reused 5-tuple.
 		p.finalize(f)
 		f = nil
 	}
 	if f == nil {
-		f = p.newFlow(key, src, dst, d.proto, ts, pkt.Interface)
+		src := netip.AddrPortFrom(wordsAddr(d.src, d.v4), d.srcPort)
+		dst := netip.AddrPortFrom(wordsAddr(d.dst, d.v4), d.dstPort)
+		f = p.newFlow(key, src, dst, srcIsLo, d.proto, ts, pkt.Interface)
 	}
+	p.lastFlow = f
 	side := SideA
-	if src != f.ends[SideA] {
+	if srcIsLo != f.aIsLo {
 		side = SideB
 	}
 	f.pkts[side]++
 	f.last = ts
-	p.lru.moveToFront(f)
+	p.lru[f.list].moveToFront(f)
 
 	switch d.proto {
 	case TransportTCP:
-		t := &d.tcp
-		f.bytes[side] += uint64(len(t.Payload))
-		if t.SYN && !t.ACK && !f.clientKnown {
+		t := &d.th
+		f.bytes[side] += uint64(len(t.payload))
+		if t.syn && !t.ack && !f.clientKnown {
 			f.client, f.clientKnown = side, true
 		}
-		if t.SYN {
+		if t.syn {
 			f.syn[side] = true
 		}
-		if t.FIN {
+		if t.fin {
 			f.fin[side] = true
 		}
-		if t.RST {
+		if t.rst {
 			f.rst = true
 		}
 		if f.closed() && f.closedAt.IsZero() {
 			f.closedAt = ts
+			p.closing = append(p.closing, f)
 		}
-		ctx := assemblerContext{ci: gopacket.CaptureInfo{
-			Timestamp: ts, CaptureLength: len(pkt.Data), Length: pkt.Length, InterfaceIndex: pkt.Interface,
-		}, flow: f}
-		p.assembler.AssembleWithContext(d.netFlow(), t, &ctx)
+		s := f.tcp
+		if s == nil {
+			s = p.newTCPStream(f)
+		}
+		s.segment(side, t, ts, pkt.Interface)
 	case TransportUDP:
-		payload := d.udp.Payload
+		payload := d.udpPayload
 		f.bytes[side] += uint64(len(payload))
 		if !f.udpProbed {
 			f.udpProbed = true
@@ -263,47 +282,86 @@ func (p *Pipeline) Advance(now time.Time) {
 // Flush ends the input: pending data is pushed through the parsers, every stream is
 // closed and its L4 record emitted.
 func (p *Pipeline) Flush() {
-	p.assembler.FlushAll()
-	for f := p.lru.back(); f != nil; f = p.lru.back() {
+	// Held TCP data first (skipping the gaps), closing every dissector, then the L4
+	// records: least recently active streams first.
+	for f := p.lru[0].back(); f != nil; f = f.prev {
+		if f.tcp != nil {
+			f.tcp.flushAll()
+		}
+	}
+	for f := p.leastRecent(); f != nil; f = p.leastRecent() {
 		p.finalize(f)
 	}
+	p.closing = nil
+}
+
+// leastRecent returns the least recently active flow, nil when there is none.
+func (p *Pipeline) leastRecent() *flow {
+	t, u := p.lru[0].back(), p.lru[1].back()
+	if t == nil || u != nil && u.last.Before(t.last) {
+		return u
+	}
+	return t
 }
 
 // maybeSweep runs housekeeping once per second of packet time: skip reassembly gaps
-// older than GapWait, close idle streams, finalize closed ones.
+// older than GapWait, finalize closed streams and idle ones, and evict the least
+// recently active streams beyond MaxStreams.
 func (p *Pipeline) maybeSweep(now time.Time) {
-	if now.Sub(p.lastSweep) < time.Second && len(p.flows) <= p.cfg.MaxStreams {
+	if now.Before(p.nextSweep) && len(p.flows) <= p.cfg.MaxStreams {
 		return
 	}
-	p.lastSweep = now
-	p.assembler.FlushWithOptions(reassembly.FlushOptions{T: now.Add(-p.cfg.GapWait), TC: now.Add(-p.cfg.TCPIdle)})
-	for f := p.lru.back(); f != nil; {
-		prev := f.prev
-		idle := now.Sub(f.last)
+	p.nextSweep = now.Add(time.Second)
+	if len(p.holding) > 0 {
+		p.flushHeld(now.Add(-p.cfg.GapWait))
+	}
+	for len(p.flows) > p.cfg.MaxStreams {
+		p.stats.EvictedFlows++
+		p.finalize(p.leastRecent())
+	}
+	// Closed connections linger one second (the last ACKs).
+	keep := p.closing[:0]
+	for _, f := range p.closing {
 		switch {
-		case len(p.flows) > p.cfg.MaxStreams:
-			p.stats.EvictedFlows++
+		case f.finalized:
+		case now.Sub(f.closedAt) >= time.Second:
 			p.finalize(f)
-		case !f.closedAt.IsZero() && now.Sub(f.closedAt) >= time.Second:
-			p.finalize(f)
-		case f.proto == TransportUDP && idle >= p.cfg.UDPIdle:
-			p.finalize(f)
-		case f.proto == TransportTCP && idle >= p.cfg.TCPIdle:
-			p.finalize(f)
-		case idle < time.Second:
-			// The list is ordered by activity: everything further up is more recent
-			// than anything that could expire (closed flows linger one second).
-			return
+		default:
+			keep = append(keep, f)
 		}
-		f = prev
+	}
+	clear(p.closing[len(keep):])
+	p.closing = keep
+	// Each list is ordered by activity: the walk stops at the first flow that has
+	// not been idle long enough.
+	for i, idle := range [2]time.Duration{p.cfg.TCPIdle, p.cfg.UDPIdle} {
+		for f := p.lru[i].back(); f != nil && now.Sub(f.last) >= idle; f = p.lru[i].back() {
+			p.finalize(f)
+		}
 	}
 }
 
-func (p *Pipeline) newFlow(key flowKey, src, dst netip.AddrPort, proto Transport, ts time.Time, iface int) *flow {
-	f := &flow{id: p.ids.nextStream(), key: key, proto: proto, first: ts, last: ts, iface: iface}
+// flushHeld skips the gaps in front of TCP data held since before t, in the order
+// the streams began.
+func (p *Pipeline) flushHeld(t time.Time) {
+	streams := make([]*tcpStream, 0, len(p.holding))
+	for s := range p.holding {
+		streams = append(streams, s)
+	}
+	slices.SortFunc(streams, func(a, b *tcpStream) int { return cmp.Compare(a.f.id, b.f.id) })
+	for _, s := range streams {
+		s.flushOlder(t)
+	}
+}
+
+func (p *Pipeline) newFlow(key flowKey, src, dst netip.AddrPort, srcIsLo bool, proto Transport, ts time.Time, iface int) *flow {
+	f := &flow{id: p.ids.nextStream(), key: key, proto: proto, first: ts, last: ts, iface: iface, aIsLo: srcIsLo}
+	if proto == TransportUDP {
+		f.list = 1
+	}
 	f.ends[SideA], f.ends[SideB] = src, dst
 	p.flows[key] = f
-	p.lru.pushFront(f)
+	p.lru[f.list].pushFront(f)
 	if proto == TransportTCP {
 		p.stats.TCPStreams++
 	} else {
@@ -319,7 +377,10 @@ func (p *Pipeline) finalize(f *flow) {
 		return
 	}
 	f.finalized = true
-	p.lru.remove(f)
+	if p.lastFlow == f {
+		p.lastFlow = nil
+	}
+	p.lru[f.list].remove(f)
 	if p.flows[f.key] == f {
 		delete(p.flows, f.key)
 	}
@@ -410,17 +471,30 @@ func (p *Pipeline) deliver(f *flow, e *Entry, client Side) {
 	p.emit(e)
 }
 
-// flowKey is a direction-independent 5-tuple.
+// flowKey is a direction-independent 5-tuple: the two endpoints ordered (lo, hi),
+// each address in its 16-byte form. It is only uint64s so that maps hash it as
+// plain memory.
 type flowKey struct {
-	lo, hi netip.AddrPort
-	proto  Transport
+	lo0, lo1, hi0, hi1 uint64
+	// lo port << 32 | hi port << 16 | proto << 8 | 1 when both addresses are IPv4
+	meta uint64
 }
 
-func makeFlowKey(a, b netip.AddrPort, proto Transport) flowKey {
-	if b.Compare(a) < 0 {
-		a, b = b, a
+// makeFlowKey returns the key of a packet from a to b (addresses as addrWords gives
+// them), and whether a is the key's lo endpoint.
+func makeFlowKey(a [2]uint64, ap uint16, b [2]uint64, bp uint16, proto Transport, v4 bool) (flowKey, bool) {
+	aLo := a[0] < b[0] || a[0] == b[0] && (a[1] < b[1] || a[1] == b[1] && ap <= bp)
+	k := flowKey{lo0: a[0], lo1: a[1], hi0: b[0], hi1: b[1]}
+	lp, hp := ap, bp
+	if !aLo {
+		k = flowKey{lo0: b[0], lo1: b[1], hi0: a[0], hi1: a[1]}
+		lp, hp = bp, ap
 	}
-	return flowKey{lo: a, hi: b, proto: proto}
+	k.meta = uint64(lp)<<32 | uint64(hp)<<16 | uint64(proto)<<8
+	if v4 {
+		k.meta |= 1
+	}
+	return k, aLo
 }
 
 // flow is one tracked TCP connection or UDP flow.
@@ -429,6 +503,8 @@ type flow struct {
 	key         flowKey
 	proto       Transport
 	ends        [2]netip.AddrPort // indexed by Side
+	aIsLo       bool              // SideA is the key's lo endpoint
+	list        uint8             // index in Pipeline.lru
 	pkts, bytes [2]uint64
 	first, last time.Time
 	iface       int

@@ -19,7 +19,7 @@ const (
 // startPcap reads a classic pcap file header. It returns errNotPcap if the magic is not
 // one it knows.
 func (r *Reader) startPcap() error {
-	magic, _ := r.br.Peek(4)
+	magic := r.peek(4)
 	if len(magic) < 4 {
 		return errNotPcap
 	}

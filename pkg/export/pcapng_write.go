@@ -30,6 +30,9 @@ type PcapNGOptions struct {
 	OS, Hardware string
 	// Comment is the section's opt_comment; optional.
 	Comment string
+	// BufferSize is the size of the output buffer; 0 means 64 KiB. A larger buffer
+	// means fewer, larger writes (a capture store writing a file at line rate).
+	BufferSize int
 }
 
 // PcapNGWriter writes a single-section, little-endian pcapng stream with nanosecond
@@ -43,7 +46,6 @@ type PcapNGWriter struct {
 	known   map[netip.Addr][]string
 	sum     Summary
 	b       []byte
-	tail    [8]byte
 	err     error
 }
 
@@ -51,7 +53,11 @@ var le = binary.LittleEndian
 
 // NewPcapNGWriter writes a section header block to w (buffered) and returns the writer.
 func NewPcapNGWriter(w io.Writer, opts PcapNGOptions) (*PcapNGWriter, error) {
-	pw := &PcapNGWriter{w: bufio.NewWriterSize(w, 64<<10), known: map[netip.Addr][]string{}}
+	size := opts.BufferSize
+	if size <= 0 {
+		size = 64 << 10
+	}
+	pw := &PcapNGWriter{w: bufio.NewWriterSize(w, size), known: map[netip.Addr][]string{}}
 	app := opts.Application
 	if app == "" {
 		app = "kubectl-shark"
@@ -286,9 +292,11 @@ func (w *PcapNGWriter) WritePacket(p Packet) error {
 	if uint64(wirelen) > 0xffffffff {
 		wirelen = 0xffffffff
 	}
-	// The header and the options go in the scratch buffer, the data straight to the
-	// output.
+	// The header goes in the scratch buffer, then the padding, the options and the
+	// trailing length after it; the data goes straight to the output between them.
 	b := append(w.b[:0], make([]byte, 28)...)
+	var z [3]byte
+	b = append(b, z[:pad4(len(data))-len(data)]...)
 	if p.Comment != "" || p.Flags != 0 {
 		b = appendStringOpt(b, optComment, p.Comment)
 		if p.Flags != 0 {
@@ -298,10 +306,9 @@ func (w *PcapNGWriter) WritePacket(p Packet) error {
 		}
 		b = appendEndOpt(b)
 	}
+	n := uint32(len(b) + len(data) + 4)
+	b = le.AppendUint32(b, n)
 	w.b = b
-	opts := b[28:]
-	pad := pad4(len(data)) - len(data)
-	n := uint32(28 + len(data) + pad + len(opts) + 4)
 	le.PutUint32(b[0:], blockEPB)
 	le.PutUint32(b[4:], n)
 	le.PutUint32(b[8:], uint32(p.Interface))
@@ -309,14 +316,20 @@ func (w *PcapNGWriter) WritePacket(p Packet) error {
 	le.PutUint32(b[16:], uint32(ticks))
 	le.PutUint32(b[20:], uint32(len(data)))
 	le.PutUint32(b[24:], uint32(wirelen))
-	w.write(b[:28])
-	w.write(data)
-	w.tail = [8]byte{}
-	w.write(w.tail[:pad])
-	w.write(opts)
-	le.PutUint32(w.tail[:], n)
-	if err := w.write(w.tail[:4]); err != nil {
-		return err
+	if w.err == nil && w.w.Available() >= int(n) {
+		// The whole block fits the buffer: one copy into it, no Write calls.
+		out := w.w.AvailableBuffer()
+		out = append(out, b[:28]...)
+		out = append(out, data...)
+		out = append(out, b[28:]...)
+		w.write(out)
+	} else {
+		w.write(b[:28])
+		w.write(data)
+		w.write(b[28:])
+	}
+	if w.err != nil {
+		return w.err
 	}
 	w.sum.add(p.Timestamp, len(data))
 	return nil

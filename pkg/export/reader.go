@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -19,6 +20,9 @@ const readBufSize = 256 << 10
 // A Reader is not safe for concurrent use.
 type Reader struct {
 	br      *bufio.Reader
+	mm      []byte // the mapped file (OpenMapped), read instead of br
+	mpos    int    // position in mm
+	mfree   int    // mm before this offset was released (releasePages)
 	closers []io.Closer
 	off     int64 // offset of the next unread byte
 	format  Format
@@ -72,7 +76,66 @@ func OpenFile(path string) (*Reader, error) {
 	return rd, nil
 }
 
-// Close releases the gzip decompressor and, for OpenFile, the file.
+// mapMin is the smallest file OpenMapped maps (a variable for tests).
+var mapMin int64 = 1 << 20
+
+// releaseEvery is how many bytes of a mapped file are read between releases of the
+// pages already read, which bounds what the mapping adds to the resident set.
+var releaseEvery = 256 << 10
+
+// OpenMapped is Open for a regular file read from its current offset to its end: the
+// file is mapped into memory and packets point into the mapping rather than being
+// copied out of the page cache. Close must be called; it unmaps the file.
+//
+// Packet.Data stays readable after the next call, but a file truncated while it is
+// read makes the process fault on the lost pages (SIGBUS): callers that cannot rule
+// that out recover from it with debug.SetPanicOnFault. Small, compressed or unmappable
+// files (and platforms without mmap) are read as Open reads them.
+func OpenMapped(f *os.File) (*Reader, error) {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < mapMin || strconv.IntSize < 64 {
+		return Open(f)
+	}
+	start, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return Open(f)
+	}
+	mm, err := mapFile(f, fi.Size())
+	if err != nil || len(mm) < int(start)+2 || mm[start] == 0x1f && mm[start+1] == 0x8b {
+		if err == nil {
+			unmapFile(mm)
+		}
+		return Open(f)
+	}
+	rd := &Reader{mm: mm, mpos: int(start), mfree: int(start) &^ (os.Getpagesize() - 1)}
+	rd.closers = append(rd.closers, mapping(mm))
+	if err := rd.start(); err != nil {
+		rd.Close()
+		return nil, err
+	}
+	// The file offset follows what was read, as after Open.
+	if _, err := f.Seek(fi.Size(), io.SeekStart); err != nil {
+		rd.Close()
+		return nil, err
+	}
+	return rd, nil
+}
+
+type mapping []byte
+
+func (m mapping) Close() error { return unmapFile(m) }
+
+// peek returns up to n bytes ahead without consuming them.
+func (r *Reader) peek(n int) []byte {
+	if r.mm != nil {
+		return r.mm[r.mpos:min(r.mpos+n, len(r.mm)):min(r.mpos+n, len(r.mm))]
+	}
+	b, _ := r.br.Peek(n)
+	return b
+}
+
+// Close releases the gzip decompressor, the mapping of OpenMapped and, for OpenFile,
+// the file.
 func (r *Reader) Close() error {
 	var errs []error
 	for i := len(r.closers) - 1; i >= 0; i-- {
@@ -132,7 +195,7 @@ func (r *Reader) Next() (Packet, error) {
 }
 
 func (r *Reader) start() error {
-	head, _ := r.br.Peek(4)
+	head := r.peek(4)
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(r.br)
 		if err != nil {
@@ -209,7 +272,7 @@ var errNotPcap = errors.New("not pcap")
 // unknownFormat builds the error for input that is neither pcap nor pcapng, saying what
 // it looks like instead.
 func (r *Reader) unknownFormat() error {
-	head, _ := r.br.Peek(16)
+	head := r.peek(16)
 	what := ""
 	if r.gzipped {
 		what = " after gzip decompression"
@@ -268,6 +331,9 @@ func guessFormat(b []byte) string {
 // read returns the next n bytes of the stream, valid until the next read. It returns
 // fewer than n bytes only together with an error (io.EOF if none were left).
 func (r *Reader) read(n int) ([]byte, error) {
+	if r.mm != nil {
+		return r.readMapped(n)
+	}
 	if n <= r.br.Size() {
 		b, err := r.br.Peek(n)
 		if len(b) == n {
@@ -304,6 +370,33 @@ func (r *Reader) read(n int) ([]byte, error) {
 	}
 	r.buf = b[:0]
 	return b, nil
+}
+
+// readMapped is read for a mapped file: the bytes are a window of the mapping (its
+// capacity capped, since the mapping is read-only).
+func (r *Reader) readMapped(n int) ([]byte, error) {
+	end := r.mpos + n
+	var err error
+	if n > len(r.mm)-r.mpos {
+		end = len(r.mm)
+		err = io.ErrUnexpectedEOF
+		if end == r.mpos {
+			err = io.EOF
+		}
+	}
+	b := r.mm[r.mpos:end:end]
+	r.off += int64(end - r.mpos)
+	r.mpos = end
+	if r.mpos-r.mfree >= releaseEvery {
+		// Pages behind the previous record are not needed any more (reading them
+		// again would still work: they are only unmapped from this process).
+		upto := (r.mpos - n) &^ (os.Getpagesize() - 1)
+		if upto > r.mfree {
+			releasePages(r.mm[r.mfree:upto])
+			r.mfree = upto
+		}
+	}
+	return b, err
 }
 
 // readRecord reads the n bytes of a record starting at offset start, of which have were

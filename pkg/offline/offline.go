@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -46,7 +47,8 @@ type Result struct {
 // Entries dissects the file and returns the entries that match filter (nil: all),
 // sorted by timestamp. A corrupt file returns the entries decoded before the damage
 // together with the error (an *export.FormatError naming the offset).
-func Entries(ctx context.Context, in Input, cfg dissect.Config, filter *kfl.Filter) ([]*dissect.Entry, Result, error) {
+func Entries(ctx context.Context, in Input, cfg dissect.Config, filter *kfl.Filter) (_ []*dissect.Entry, _ Result, err error) {
+	defer catchFault(in, &err, debug.SetPanicOnFault(true))
 	var res Result
 	var out []*dissect.Entry
 	rec := &kfl.Record{}
@@ -100,7 +102,8 @@ type ExportOptions struct {
 // Export writes to w every packet of each TCP/UDP stream that holds at least one entry
 // matching opts.Filter (every packet of the file when Filter is nil), in file order,
 // restricted by opts.BPF. The input's interfaces are preserved in pcapng output.
-func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOptions, w io.Writer) (export.Summary, Result, error) {
+func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOptions, w io.Writer) (_ export.Summary, _ Result, err error) {
+	defer catchFault(in, &err, debug.SetPanicOnFault(true))
 	var res Result
 	var sum export.Summary
 	f, cleanup, err := open(in)
@@ -163,10 +166,11 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 // packet when matched is nil).
 func write(ctx context.Context, f io.Reader, streamOf []uint32, matched map[dissect.StreamID]bool, opts ExportOptions, w io.Writer) (export.Summary, error) {
 	var sum export.Summary
-	r, err := export.Open(f)
+	r, err := openReader(f)
 	if err != nil {
 		return sum, err
 	}
+	defer r.Close()
 	var out *packetWriter
 	filters := map[int]*capfilter.Filter{}
 	streams := map[uint32]bool{}
@@ -241,10 +245,11 @@ func write(ctx context.Context, f io.Reader, streamOf []uint32, matched map[diss
 
 // feed reads every packet of r into p, calling onStream with each packet's stream.
 func feed(ctx context.Context, f io.Reader, p *dissect.Pipeline, res *Result, onStream func(dissect.StreamID)) error {
-	r, err := export.Open(f)
+	r, err := openReader(f)
 	if err != nil {
 		return err
 	}
+	defer r.Close()
 	var pkt dissect.Packet
 	for n := 0; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -274,6 +279,29 @@ func feed(ctx context.Context, f io.Reader, p *dissect.Pipeline, res *Result, on
 		if onStream != nil {
 			onStream(id)
 		}
+	}
+}
+
+// openReader opens a capture: a file is mapped into memory (packets are not copied
+// out of the page cache), anything else streamed.
+func openReader(f io.Reader) (*export.Reader, error) {
+	if file, ok := f.(*os.File); ok {
+		return export.OpenMapped(file)
+	}
+	return export.Open(f)
+}
+
+// catchFault turns the fault of reading a mapped file that shrank under the reader
+// (SIGBUS on the lost pages) into an error. Entries and Export defer it with the
+// setting debug.SetPanicOnFault(true) replaced, which it restores. Other panics go on.
+func catchFault(in Input, err *error, panicOnFault bool) {
+	debug.SetPanicOnFault(panicOnFault)
+	if r := recover(); r != nil {
+		if fe, ok := r.(interface{ Addr() uintptr }); ok {
+			*err = fmt.Errorf("reading %s: the file changed while it was read (was it truncated?): %v", in.Path, fe)
+			return
+		}
+		panic(r)
 	}
 }
 

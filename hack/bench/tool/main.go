@@ -97,7 +97,12 @@ func fifoCmd(args []string) error {
 		return err
 	}
 	start := time.Now()
-	r, err := export.OpenFile(*in)
+	inf, err := os.Open(*in)
+	if err != nil {
+		return err
+	}
+	defer inf.Close()
+	r, err := export.OpenMapped(inf) // as `entries -r` reads files
 	if err != nil {
 		return err
 	}

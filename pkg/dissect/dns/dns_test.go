@@ -97,13 +97,13 @@ type summary struct {
 
 func summarize(c *collector) []summary {
 	var out []summary
-	for i, e := range c.entries {
+	for i, e := range c.Entries {
 		d := e.DNS
 		if e.Protocol != dissect.ProtoDNS || d == nil {
 			panic("not a DNS entry")
 		}
 		out = append(out, summary{
-			Client: c.clients[i], ID: d.TransactionID,
+			Client: c.Clients[i], ID: d.TransactionID,
 			Questions: fmt.Sprint(d.Questions), Answers: fmt.Sprint(d.Answers), RCode: d.RCodeName,
 			Req: d.HasRequest, Resp: d.HasResponse, ReqLen: d.RequestLength, RespLen: d.ResponseLength,
 			Timestamp: e.Timestamp, Elapsed: e.Elapsed, ErrorType: e.ErrorType,
@@ -185,7 +185,7 @@ func TestUDPPairing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c collector
-			p := UDP.NewParser(c.emit)
+			p := UDP.NewParser(c.Emit)
 			for _, d := range tt.in {
 				p.Datagram(d.side, d.msg, at(d.ms), 0)
 			}
@@ -199,21 +199,21 @@ func TestUDPPairing(t *testing.T) {
 
 func TestUDPPendingBound(t *testing.T) {
 	var c collector
-	p := UDP.NewParser(c.emit)
+	p := UDP.NewParser(c.Emit)
 	for i := 0; i < maxPending+10; i++ {
 		p.Datagram(dissect.SideA, query(uint16(i), "a.test", typeA), at(0), 0)
 	}
-	if len(c.entries) != 10 {
-		t.Fatalf("%d entries emitted before close, want 10", len(c.entries))
+	if len(c.Entries) != 10 {
+		t.Fatalf("%d entries emitted before close, want 10", len(c.Entries))
 	}
-	for i, e := range c.entries {
+	for i, e := range c.Entries {
 		if e.DNS.TransactionID != uint16(i) || e.ErrorType != ErrorTypeNoResponse {
 			t.Errorf("entry %d: id %d error %q", i, e.DNS.TransactionID, e.ErrorType)
 		}
 	}
 	p.Close(at(1))
-	if len(c.entries) != maxPending+10 {
-		t.Errorf("%d entries after close", len(c.entries))
+	if len(c.Entries) != maxPending+10 {
+		t.Errorf("%d entries after close", len(c.Entries))
 	}
 }
 
@@ -231,7 +231,7 @@ func tcpConversation() (client, server []byte) {
 
 func runTCP(t testing.TB, chunks []dissect.Chunk) []summary {
 	var c collector
-	p := TCP.NewParser(c.emit)
+	p := TCP.NewParser(c.Emit)
 	for _, ch := range chunks {
 		p.Feed(ch)
 	}
@@ -370,14 +370,14 @@ func TestTruncation(t *testing.T) {
 	for n := 0; n <= len(r); n++ {
 		// UDP: full query, response cut to n bytes.
 		var c collector
-		p := UDP.NewParser(c.emit)
+		p := UDP.NewParser(c.Emit)
 		p.Datagram(dissect.SideA, q, at(0), 0)
 		p.Datagram(dissect.SideB, r[:n], at(1), 0)
 		p.Close(at(2))
-		if len(c.entries) != 1 {
-			t.Fatalf("udp response cut at %d: %d entries", n, len(c.entries))
+		if len(c.Entries) != 1 {
+			t.Fatalf("udp response cut at %d: %d entries", n, len(c.Entries))
 		}
-		e := c.entries[0]
+		e := c.Entries[0]
 		d := e.DNS
 		switch {
 		case n < headerLen:
@@ -404,21 +404,21 @@ func TestTruncation(t *testing.T) {
 			continue
 		}
 		var tc collector
-		tp := TCP.NewParser(tc.emit)
+		tp := TCP.NewParser(tc.Emit)
 		tp.Feed(chunk(dissect.SideA, fq[:n], at(0)))
 		tp.Close(at(1))
 		switch {
 		case n < 2+headerLen:
-			if len(tc.entries) != 0 {
-				t.Errorf("tcp query cut at %d: %d entries", n, len(tc.entries))
+			if len(tc.Entries) != 0 {
+				t.Errorf("tcp query cut at %d: %d entries", n, len(tc.Entries))
 			}
 		case n < len(fq):
-			if len(tc.entries) != 1 || tc.entries[0].ErrorType != ErrorTypeTruncated || !tc.entries[0].DNS.HasRequest {
-				t.Errorf("tcp query cut at %d: %+v", n, tc.entries)
+			if len(tc.Entries) != 1 || tc.Entries[0].ErrorType != ErrorTypeTruncated || !tc.Entries[0].DNS.HasRequest {
+				t.Errorf("tcp query cut at %d: %+v", n, tc.Entries)
 			}
 		default:
-			if len(tc.entries) != 1 || tc.entries[0].ErrorType != ErrorTypeNoResponse {
-				t.Errorf("tcp whole query: %+v", tc.entries)
+			if len(tc.Entries) != 1 || tc.Entries[0].ErrorType != ErrorTypeNoResponse {
+				t.Errorf("tcp whole query: %+v", tc.Entries)
 			}
 		}
 	}
@@ -427,7 +427,7 @@ func TestTruncation(t *testing.T) {
 	for n := 0; n <= len(fr); n++ {
 		for cut := 0; cut <= n; cut++ {
 			var c collector
-			p := TCP.NewParser(c.emit)
+			p := TCP.NewParser(c.Emit)
 			p.Feed(chunk(dissect.SideB, fr[:cut], at(0)))
 			p.Feed(chunk(dissect.SideB, fr[cut:n], at(0)))
 			p.Close(at(1))

@@ -133,7 +133,7 @@ func FuzzTCPParser(f *testing.F) {
 	f.Add(append(client, server...), uint64(12345))
 	f.Fuzz(func(t *testing.T, data []byte, ctl uint64) {
 		var c collector
-		p := TCP.NewParser(c.emit).(*tcpParser)
+		p := TCP.NewParser(c.Emit).(*tcpParser)
 		rng := ctl | 1
 		for len(data) > 0 {
 			rng ^= rng << 13
@@ -174,7 +174,7 @@ func FuzzUDPParser(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data, lens []byte) {
 		var c collector
-		p := UDP.NewParser(c.emit)
+		p := UDP.NewParser(c.Emit)
 		for i, n := range lens {
 			if int(n) > len(data) {
 				n = byte(len(data))
@@ -189,7 +189,7 @@ func FuzzUDPParser(f *testing.F) {
 
 func checkEntries(t *testing.T, c *collector) {
 	t.Helper()
-	for _, e := range c.entries {
+	for _, e := range c.Entries {
 		d := e.DNS
 		if e.Protocol != dissect.ProtoDNS || d == nil || (!d.HasRequest && !d.HasResponse) {
 			t.Fatalf("bad entry %+v", e)

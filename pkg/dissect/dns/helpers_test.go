@@ -13,15 +13,7 @@ func fromTcpdumpX(t testing.TB, dump string) []byte { return dissecttest.FromTcp
 func l4Payload(t testing.TB, ip []byte) []byte { return dissecttest.L4Payload(t, ip) }
 
 // collector records emitted entries with the client side the parser reported.
-type collector struct {
-	entries []*dissect.Entry
-	clients []dissect.Side
-}
-
-func (c *collector) emit(e *dissect.Entry, client dissect.Side) {
-	c.entries = append(c.entries, e)
-	c.clients = append(c.clients, client)
-}
+type collector = dissecttest.Result
 
 var t0 = dissecttest.T0
 

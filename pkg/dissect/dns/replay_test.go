@@ -1,9 +1,6 @@
 package dns
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,8 +12,6 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 // replay runs a capture through a pipeline with the DNS dissectors.
 func replay(t testing.TB, path string) []*dissect.Entry {
 	t.Helper()
@@ -25,57 +20,6 @@ func replay(t testing.TB, path string) []*dissect.Entry {
 		TCP: []dissect.TCPDissector{TCP},
 	})
 	return entries
-}
-
-// goldenEntry is the JSON form of an entry in testdata/*.golden.json.
-type goldenEntry struct {
-	ID            uint64
-	Index         int
-	Stream        uint64
-	Protocol      string
-	Transport     string
-	Src, Dst      string
-	Timestamp     string
-	ElapsedMicros int64
-	DNS           *dissect.DNS
-	ErrorType     string `json:",omitempty"`
-	ErrorMessage  string `json:",omitempty"`
-}
-
-func goldenJSON(t testing.TB, entries []*dissect.Entry) []byte {
-	t.Helper()
-	var out []goldenEntry
-	for _, e := range entries {
-		out = append(out, goldenEntry{
-			ID: e.ID, Index: e.Index, Stream: uint64(e.Stream), Protocol: e.Protocol,
-			Transport: e.Transport.String(), Src: e.Src.String(), Dst: e.Dst.String(),
-			Timestamp:     e.Timestamp.UTC().Format(time.RFC3339Nano),
-			ElapsedMicros: e.Elapsed.Microseconds(), DNS: e.DNS,
-			ErrorType: e.ErrorType, ErrorMessage: e.ErrorMessage,
-		})
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update writes it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
-	}
 }
 
 // tsharkMessage is one DNS message as tshark dissected it (testdata/dns.tshark.txt).
@@ -187,7 +131,7 @@ func readTshark(t *testing.T, path string) []*tsharkMessage {
 
 func TestReplayDNS(t *testing.T) {
 	entries := replay(t, "testdata/dns.pcap")
-	checkGolden(t, filepath.Join("testdata", "dns.golden.json"), goldenJSON(t, entries))
+	dissecttest.CheckGolden(t, filepath.Join("testdata", "dns.golden.json"), dissecttest.GoldenJSON(t, entries, true))
 
 	// Cross-check with tshark: every message tshark saw is in exactly one entry, with
 	// the same transaction ID, question, client port, times, rcode and answers.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/http"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // benchConversation builds one keep-alive connection of n exchanges with browser-like
@@ -136,7 +137,7 @@ func BenchmarkNetHTTP(b *testing.B) {
 // nginx capture.
 func BenchmarkReplay(b *testing.B) {
 	var size int64
-	entries, _ := replay(b, "nginx.pcap")
+	entries, _ := dissecttest.ReplayTCP(b, "testdata/nginx.pcap", http.Dissector)
 	for _, e := range entries {
 		h := e.HTTP
 		size += int64(h.Request.HeadersSize + h.Request.BodySize + h.Response.HeadersSize + h.Response.BodySize)
@@ -144,6 +145,6 @@ func BenchmarkReplay(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		replay(b, "nginx.pcap")
+		dissecttest.ReplayTCP(b, "testdata/nginx.pcap", http.Dissector)
 	}
 }

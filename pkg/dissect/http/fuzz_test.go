@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/http"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // fuzzLimits are small, so that fuzzing reaches the limit paths.
@@ -23,28 +24,28 @@ var fuzzLimits = http.Limits{MaxHeaderBytes: 1024, MaxPending: 8}
 // minimising inputs of a few KiB.
 func FuzzParser(f *testing.F) {
 	const maxFuzzInput = 2 << 10
-	scripts := captureScripts(f, "nginx.pcap")
+	scripts := dissecttest.CaptureScripts(f, "testdata/nginx.pcap", http.Dissector)
 	if len(scripts) == 0 {
 		f.Fatal("no HTTP streams in nginx.pcap")
 	}
 	for i, s := range scripts {
-		b := encodeScript(s)
+		b := dissecttest.EncodeScript(s)
 		f.Add(b[:min(len(b), maxFuzzInput)], uint8(i))
 	}
-	f.Add(encodeScript(richScript()), uint8(0))
-	f.Add(encodeScript([]chunk{
-		{A, payload(f, fixtureHEADRequest), 0}, {B, payload(f, fixtureHEADResponse), 0},
-		{A, payload(f, fixturePOSTRequest), 0}, {B, payload(f, fixturePOSTResponse), 0},
+	f.Add(dissecttest.EncodeScript(richScript()), uint8(0))
+	f.Add(dissecttest.EncodeScript([]chunk{
+		{Side: A, Data: payload(f, fixtureHEADRequest)}, {Side: B, Data: payload(f, fixtureHEADResponse)},
+		{Side: A, Data: payload(f, fixturePOSTRequest)}, {Side: B, Data: payload(f, fixturePOSTResponse)},
 	}), uint8(2))
-	f.Add(encodeScript([]chunk{
-		{B, payload(f, fixturePipelinedRequests), 0}, {A, payload(f, fixturePipelinedResponse1), 0},
-		{A, payload(f, fixturePipelinedResponse2), 7}, {A, payload(f, fixturePipelinedResponse3), -1},
+	f.Add(dissecttest.EncodeScript([]chunk{
+		{Side: B, Data: payload(f, fixturePipelinedRequests)}, {Side: A, Data: payload(f, fixturePipelinedResponse1)},
+		{Side: A, Data: payload(f, fixturePipelinedResponse2), Skipped: 7}, {Side: A, Data: payload(f, fixturePipelinedResponse3), Skipped: -1},
 	}), uint8(5))
-	f.Add(encodeScript([]chunk{
-		{A, getA, 0}, {B, "HTTP/1.1 200 OK\r\nContent-Le", 0}, {B, "ngth: 5\r\n\r\nhello", 40},
-		{A, "xx\r\nFOO /x HTTP/1.1\r\n\r\n" + getB, -1}, {B, nf0 + "junk", 0},
-		{A, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("f", 20) + "\r\n", 0},
-		{B, "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nab", 0},
+	f.Add(dissecttest.EncodeScript([]chunk{
+		{Side: A, Data: getA}, {Side: B, Data: "HTTP/1.1 200 OK\r\nContent-Le"}, {Side: B, Data: "ngth: 5\r\n\r\nhello", Skipped: 40},
+		{Side: A, Data: "xx\r\nFOO /x HTTP/1.1\r\n\r\n" + getB, Skipped: -1}, {Side: B, Data: nf0 + "junk"},
+		{Side: A, Data: "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("f", 20) + "\r\n"},
+		{Side: B, Data: "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nab"},
 	}), uint8(0))
 	f.Add([]byte{0, 0, 4, 'G', 'E', 'T', ' ', 1, 0, 3, 'H', 'T', 'T'}, uint8(0))
 
@@ -52,41 +53,41 @@ func FuzzParser(f *testing.F) {
 		if len(b) > maxFuzzInput {
 			return
 		}
-		script := decodeScript(b)
+		script := dissecttest.DecodeScript(b)
 		r := run(t, fuzzLimits, script)
-		for _, e := range r.entries {
+		for _, e := range r.Entries {
 			checkEntry(t, e)
 		}
 		if t.Failed() {
 			return
 		}
-		if again := run(t, fuzzLimits, resplit(script, int(step)+1)); !sameResults(again, r) {
-			t.Errorf("feeding in pieces of %d bytes differs:\n got %s\nwant %s", int(step)+1, canonical(t, again), canonical(t, r))
+		if again := run(t, fuzzLimits, dissecttest.Resplit(script, int(step)+1)); !again.Same(r.Result) {
+			t.Errorf("feeding in pieces of %d bytes differs:\n got %s\nwant %s", int(step)+1, again.Canonical(t), r.Canonical(t))
 		}
 	})
 }
 
 // TestFuzzSeedsFromCapture makes sure the fuzz seeds hold real traffic.
 func TestFuzzSeedsFromCapture(t *testing.T) {
-	scripts := captureScripts(t, "nginx.pcap")
+	scripts := dissecttest.CaptureScripts(t, "testdata/nginx.pcap", http.Dissector)
 	if len(scripts) != 13 {
 		t.Fatalf("%d HTTP streams in nginx.pcap, want 13", len(scripts))
 	}
 	for i, s := range scripts {
-		back := decodeScript(encodeScript(s))
+		back := dissecttest.DecodeScript(dissecttest.EncodeScript(s))
 		var a, b strings.Builder
 		for _, c := range s {
-			a.WriteString(c.data)
+			a.WriteString(c.Data)
 		}
 		for _, c := range back {
-			b.WriteString(c.data)
+			b.WriteString(c.Data)
 		}
 		if a.String() != b.String() || len(back) < len(s) {
 			t.Errorf("stream %d: the fuzz encoding does not round-trip", i)
 		}
 		sides := map[dissect.Side]bool{}
 		for _, c := range s {
-			sides[c.side] = true
+			sides[c.Side] = true
 		}
 		if !sides[A] || !sides[B] {
 			t.Errorf("stream %d has data of one side only", i)

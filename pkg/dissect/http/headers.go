@@ -5,34 +5,46 @@ import (
 	"strings"
 )
 
-// commonNames interns the lower-case spelling of frequent header names, so that
-// lower-casing "Content-Type" does not allocate.
-var commonNames = func() map[string]string {
-	names := []string{
-		"accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges",
-		"access-control-allow-credentials", "access-control-allow-headers",
-		"access-control-allow-methods", "access-control-allow-origin",
-		"access-control-request-headers", "access-control-request-method", "age", "allow",
-		"authorization", "cache-control", "connection", "content-disposition",
-		"content-encoding", "content-language", "content-length", "content-location",
-		"content-range", "content-security-policy", "content-type", "cookie", "date", "etag",
-		"expect", "expires", "forwarded", "host", "if-match", "if-modified-since",
-		"if-none-match", "if-range", "if-unmodified-since", "keep-alive", "last-modified",
-		"link", "location", "origin", "pragma", "proxy-authenticate", "proxy-authorization",
-		"proxy-connection", "range", "referer", "retry-after", "sec-fetch-dest",
-		"sec-fetch-mode", "sec-fetch-site", "sec-websocket-accept", "sec-websocket-key",
-		"sec-websocket-version", "server", "set-cookie", "strict-transport-security", "te",
-		"traceparent", "tracestate", "trailer", "transfer-encoding", "upgrade",
-		"user-agent", "vary", "via", "www-authenticate", "x-content-type-options",
-		"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-frame-options",
-		"x-real-ip", "x-request-id", "x-b3-traceid", "x-b3-spanid", "x-envoy-upstream-service-time",
+// commonNames are the lower-case spellings of frequent header names: lower-casing
+// "Content-Type" returns one of them rather than allocating.
+var commonNames = []string{
+	"accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges",
+	"access-control-allow-credentials", "access-control-allow-headers",
+	"access-control-allow-methods", "access-control-allow-origin",
+	"access-control-request-headers", "access-control-request-method", "age", "allow",
+	"authorization", "cache-control", "connection", "content-disposition",
+	"content-encoding", "content-language", "content-length", "content-location",
+	"content-range", "content-security-policy", "content-type", "cookie", "date", "etag",
+	"expect", "expires", "forwarded", "host", "if-match", "if-modified-since",
+	"if-none-match", "if-range", "if-unmodified-since", "keep-alive", "last-modified",
+	"link", "location", "origin", "pragma", "proxy-authenticate", "proxy-authorization",
+	"proxy-connection", "range", "referer", "retry-after", "sec-fetch-dest",
+	"sec-fetch-mode", "sec-fetch-site", "sec-websocket-accept", "sec-websocket-key",
+	"sec-websocket-version", "server", "set-cookie", "strict-transport-security", "te",
+	"traceparent", "tracestate", "trailer", "transfer-encoding", "upgrade",
+	"user-agent", "vary", "via", "www-authenticate", "x-content-type-options",
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-frame-options",
+	"x-real-ip", "x-request-id", "x-b3-traceid", "x-b3-spanid", "x-envoy-upstream-service-time",
+}
+
+// nameTable holds commonNames in an open-addressing table indexed by nameSlot: a
+// lookup costs a few byte reads and one comparison, no hashing of the whole name.
+var nameTable = func() (t [256]string) {
+	for _, n := range commonNames {
+		i := nameSlot(n)
+		for t[i] != "" {
+			i++
+		}
+		t[i] = n
 	}
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[n] = n
-	}
-	return m
+	return t
 }()
+
+// nameSlot is the home slot of a non-empty lower-case name in nameTable.
+func nameSlot[T string | []byte](n T) uint8 {
+	l := len(n)
+	return uint8(l*37 + int(n[0])*5 + int(n[l-1])*3 + int(n[l/2])*11)
+}
 
 // lowerName returns name in lower case, without allocating when it is already lower
 // case or a common header name.
@@ -59,8 +71,10 @@ func lowerName(name string) string {
 		}
 		b[i] = c
 	}
-	if s, ok := commonNames[string(b)]; ok {
-		return s
+	for i := nameSlot(b); nameTable[i] != ""; i++ {
+		if nameTable[i] == string(b) {
+			return nameTable[i]
+		}
 	}
 	return string(b)
 }
@@ -98,6 +112,73 @@ func nextLine(s string) (line, rest string) {
 // ignored. Cookie pairs of Cookie (request) and Set-Cookie (response) fields are added
 // to cookies, the first value of a name winning. Values are substrings of block.
 func parseFields(block string, m map[string]string, cookies map[string]string) (map[string]string, map[string]string) {
+	if m == nil && cookies == nil {
+		if m, cookies, ok := parseNewFields(block); ok {
+			return m, cookies
+		}
+	}
+	return addFields(block, m, cookies)
+}
+
+// maxListedFields bounds the fields parseNewFields collects before building the map:
+// it merges repeated names by comparing every pair.
+const maxListedFields = 64
+
+// parseNewFields is parseFields into a new map for the usual header block: the fields
+// are listed first (on the stack), so that the map is allocated at its final size and
+// each field costs one map assignment. ok is false, and nothing is returned, for a
+// block with folded lines or more than maxListedFields fields.
+func parseNewFields(block string) (m, cookies map[string]string, ok bool) {
+	type field struct{ name, value string }
+	var list [24]field
+	fields := list[:0]
+	for len(block) > 0 {
+		var line string
+		line, block = nextLine(block)
+		if line == "" {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' || len(fields) == maxListedFields {
+			return nil, nil, false
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name := trimOWS(line[:colon])
+		if name == "" {
+			continue
+		}
+		name = lowerName(name)
+		value := trimOWS(line[colon+1:])
+		fields = append(fields, field{name, value})
+		switch name {
+		case "cookie":
+			cookies = addCookies(cookies, value, false)
+		case "set-cookie":
+			cookies = addCookies(cookies, value, true)
+		}
+	}
+	m = make(map[string]string, len(fields))
+	for i := range fields {
+		f := &fields[i]
+		if f.name == "" {
+			continue // merged into an earlier field of the same name
+		}
+		v := f.value
+		for j := i + 1; j < len(fields); j++ {
+			if fields[j].name == f.name {
+				v += ", " + fields[j].value
+				fields[j].name = ""
+			}
+		}
+		m[f.name] = v
+	}
+	return m, cookies, true
+}
+
+// addFields is parseFields field by field, into m.
+func addFields(block string, m map[string]string, cookies map[string]string) (map[string]string, map[string]string) {
 	if m == nil {
 		m = make(map[string]string, strings.Count(block, "\n"))
 	}
@@ -178,8 +259,8 @@ func addCookies(c map[string]string, v string, set bool) map[string]string {
 
 // splitTarget returns the path and the parsed query of a request target. The path is
 // the target up to '?'; for an absolute-form target ("http://host/p?q", sent to
-// proxies) the scheme and authority are removed. The query is parsed with
-// url.ParseQuery, keeping the first value of each name; it is nil when empty.
+// proxies) the scheme and authority are removed. The query is parsed as
+// url.ParseQuery does, keeping the first value of each name; it is nil when empty.
 func splitTarget(target string) (path string, query map[string]string) {
 	path, raw, _ := strings.Cut(target, "?")
 	if i := strings.Index(path, "://"); i > 0 && isScheme(path[:i]) {
@@ -193,17 +274,52 @@ func splitTarget(target string) (path string, query map[string]string) {
 	if raw == "" {
 		return path, nil
 	}
-	values, _ := url.ParseQuery(raw) // pairs that parse are kept even on error
-	if len(values) == 0 {
-		return path, nil
+	return path, parseQuery(raw)
+}
+
+// parseQuery is url.ParseQuery keeping the first value of each name, without the
+// intermediate url.Values: pairs that do not parse are skipped, the others kept.
+// Names and values without escapes are substrings of raw.
+func parseQuery(raw string) map[string]string {
+	if strings.Count(raw, "&") >= 10000 {
+		// Over net/url's parameter limit (which GODEBUG=urlmaxqueryparams may
+		// change): let it decide.
+		values, _ := url.ParseQuery(raw)
+		if len(values) == 0 {
+			return nil
+		}
+		m := make(map[string]string, len(values))
+		for k, vs := range values {
+			if len(vs) > 0 {
+				m[k] = vs[0]
+			}
+		}
+		return m
 	}
-	query = make(map[string]string, len(values))
-	for k, vs := range values {
-		if len(vs) > 0 {
-			query[k] = vs[0]
+	var m map[string]string
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			continue
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]string, strings.Count(raw, "&")+1)
+		}
+		if _, dup := m[k]; !dup {
+			m[k] = v
 		}
 	}
-	return path, query
+	return m
 }
 
 func isScheme(s string) bool {

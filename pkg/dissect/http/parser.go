@@ -340,6 +340,11 @@ func (p *Parser) lostSync(s *side) {
 
 // headers collects the start line and header block.
 func (p *Parser) headers(s *side, d []byte) int {
+	if len(s.hdr) == 0 {
+		if n := p.wholeHeaders(s, d); n > 0 {
+			return n
+		}
+	}
 	room := p.lim.MaxHeaderBytes - len(s.hdr)
 	i := bytes.IndexByte(d, '\n')
 	if i < 0 {
@@ -401,11 +406,48 @@ func (s *side) releaseHdr() {
 	s.lineStart = 0
 }
 
-// headersDone handles a complete header block: it creates or pairs the exchange and
-// decides how the body is delimited.
+// wholeHeaders is headers for a header block that lies entirely at the start of d,
+// the usual case (a message starts a segment): the block is parsed where it is and
+// copied once. It returns 0, having changed nothing, when the block does not end in d
+// within Limits.MaxHeaderBytes or its first line is not a start line: the
+// line-by-line path then decides, as for a block split across chunks.
+func (p *Parser) wholeHeaders(s *side, d []byte) int {
+	d = d[:min(len(d), p.lim.MaxHeaderBytes)]
+	i := bytes.IndexByte(d, '\n')
+	if i < 0 {
+		return 0
+	}
+	sl, ok := parseStartLine(d[:trimLine(d[:i+1])], s.anyMethod)
+	if !ok {
+		return 0
+	}
+	end := i + 1
+	for {
+		j := bytes.IndexByte(d[end:], '\n')
+		if j < 0 {
+			return 0
+		}
+		line := d[end : end+j+1]
+		end += j + 1
+		if trimLine(line) == 0 {
+			break
+		}
+	}
+	s.sl, s.firstEnd = sl, i+1
+	p.headerBlock(s, string(d[:end]))
+	return end
+}
+
+// headersDone handles a complete header block collected in s.hdr.
 func (p *Parser) headersDone(s *side) {
 	block := string(s.hdr)
 	s.releaseHdr()
+	p.headerBlock(s, block)
+}
+
+// headerBlock handles a complete header block: it creates or pairs the exchange and
+// decides how the body is delimited.
+func (p *Parser) headerBlock(s *side, block string) {
 	if s.sl.response && s.sl.code >= 100 && s.sl.code < 200 && s.sl.code != 101 {
 		// Interim response (100 Continue, 103 Early Hints...): the final response
 		// follows; the exchange is unaffected.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/http"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // hsize is the header size of a message text: start line, fields and blank line.
@@ -99,29 +100,29 @@ func TestFixtures(t *testing.T) {
 	pipe1, pipe2, pipe3 := payload(t, fixturePipelinedResponse1), payload(t, fixturePipelinedResponse2), payload(t, fixturePipelinedResponse3)
 
 	t.Run("HEAD", func(t *testing.T) {
-		r := run(t, http.Limits{}, []chunk{{A, headReq, 0}, {B, headResp, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: headReq}, {Side: B, Data: headResp}})
 		expect(t, r, "HEAD /index.html -> 200 OK req=90+0 resp=230+0 client=A")
-		h := r.entries[0].HTTP
+		h := r.Entries[0].HTTP
 		if h.Response.Headers["content-length"] != "118" || h.Request.Headers["user-agent"] != "curl/7.88.1" {
 			t.Errorf("headers: %v / %v", h.Request.Headers, h.Response.Headers)
 		}
 	})
 	t.Run("POST", func(t *testing.T) {
-		r := run(t, http.Limits{}, []chunk{{A, postReq, 0}, {B, postResp, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: postReq}, {Side: B, Data: postResp}})
 		expect(t, r, "POST /post -> 201 Created req=153+17 resp=159+8 client=A")
-		if ct := r.entries[0].HTTP.Request.Headers["content-type"]; ct != "application/x-www-form-urlencoded" {
+		if ct := r.Entries[0].HTTP.Request.Headers["content-type"]; ct != "application/x-www-form-urlencoded" {
 			t.Errorf("content-type %q", ct)
 		}
 	})
 	t.Run("pipelined", func(t *testing.T) {
 		// The server is side A here: the client is whoever sends requests.
-		r := run(t, http.Limits{}, []chunk{{B, pipeReq, 0}, {A, pipe1, 0}, {A, pipe2, 0}, {A, pipe3, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: B, Data: pipeReq}, {Side: A, Data: pipe1}, {Side: A, Data: pipe2}, {Side: A, Data: pipe3}})
 		expect(t, r,
 			"GET /index.html -> 200 OK req=45+0 resp=230+118 client=B",
 			"GET /missing -> 404 Not Found req=42+0 resp=148+146 client=B",
 			"GET /search?pipelined=1 -> 200 OK req=72+0 resp=150+10 client=B",
 		)
-		if q := r.entries[2].HTTP.Query; q["pipelined"] != "1" || len(q) != 1 {
+		if q := r.Entries[2].HTTP.Query; q["pipelined"] != "1" || len(q) != 1 {
 			t.Errorf("query %v", q)
 		}
 	})
@@ -146,11 +147,11 @@ func TestEntryFields(t *testing.T) {
 		"X-Custom-Header-With-A-Rather-Long-Name-Beyond-Fourty-Eight-Bytes: yes\r\n" +
 		"Content-Length: 9\r\n" +
 		"\r\nnot found"
-	r := run(t, http.Limits{}, []chunk{{A, req[:30], 0}, {A, req[30:], 0}, {B, resp, 0}})
-	if len(r.entries) != 1 {
-		t.Fatalf("%d entries", len(r.entries))
+	r := run(t, http.Limits{}, []chunk{{Side: A, Data: req[:30]}, {Side: A, Data: req[30:]}, {Side: B, Data: resp}})
+	if len(r.Entries) != 1 {
+		t.Fatalf("%d entries", len(r.Entries))
 	}
-	e, h := r.entries[0], r.entries[0].HTTP
+	e, h := r.Entries[0], r.Entries[0].HTTP
 	checkEntry(t, e)
 	want := dissect.HTTP{
 		Method: "GET", URL: "/api/users?id=123&tag=a&tag=b&empty=&bad=%zz", Path: "/api/users",
@@ -178,16 +179,16 @@ func TestEntryFields(t *testing.T) {
 	if got, w := fmt.Sprintf("%+v", *h), fmt.Sprintf("%+v", want); got != w {
 		t.Errorf("HTTP:\n got %s\nwant %s", got, w)
 	}
-	if e.Protocol != dissect.ProtoHTTP || r.clients[0] != A {
-		t.Errorf("protocol %q client %v", e.Protocol, r.clients[0])
+	if e.Protocol != dissect.ProtoHTTP || r.Clients[0] != A {
+		t.Errorf("protocol %q client %v", e.Protocol, r.Clients[0])
 	}
 	// Timestamp: first byte of the request (script byte 0); Elapsed: to the first
 	// byte of the response (script byte len(req)).
-	if !e.Timestamp.Equal(at(0)) || e.Elapsed != time.Duration(len(req))*time.Millisecond {
+	if !e.Timestamp.Equal(dissecttest.At(0)) || e.Elapsed != time.Duration(len(req))*time.Millisecond {
 		t.Errorf("timestamp %v elapsed %v", e.Timestamp, e.Elapsed)
 	}
-	if e.Interface != ifaceOf(A) {
-		t.Errorf("interface %d, want the request's (%d)", e.Interface, ifaceOf(A))
+	if e.Interface != dissecttest.Iface(A) {
+		t.Errorf("interface %d, want the request's (%d)", e.Interface, dissecttest.Iface(A))
 	}
 	if e.ErrorType != "" {
 		t.Errorf("error %s: %s", e.ErrorType, e.ErrorMessage)
@@ -214,11 +215,11 @@ func TestTargets(t *testing.T) {
 		} else if tt.target == "*" {
 			method = "OPTIONS"
 		}
-		r := run(t, http.Limits{}, []chunk{{A, method + " " + tt.target + " HTTP/1.1\r\n\r\n", 0}})
-		if len(r.entries) != 1 {
-			t.Fatalf("%s: %d entries", tt.target, len(r.entries))
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: method + " " + tt.target + " HTTP/1.1\r\n\r\n"}})
+		if len(r.Entries) != 1 {
+			t.Fatalf("%s: %d entries", tt.target, len(r.Entries))
 		}
-		h := r.entries[0].HTTP
+		h := r.Entries[0].HTTP
 		if h.URL != tt.target || h.Path != tt.path || fmt.Sprint(h.Query) != tt.query {
 			t.Errorf("%s: URL %q path %q query %v, want %q %s", tt.target, h.URL, h.Path, h.Query, tt.path, tt.query)
 		}
@@ -237,10 +238,10 @@ const (
 func TestKeepAlive(t *testing.T) {
 	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n"
 	r := run(t, http.Limits{}, []chunk{
-		{A, getA, 0}, {B, ok5, 0},
-		{A, post7, 0}, {B, nf0, 0},
-		{A, getB, 0}, {B, chunked, 0},
-		{A, getC, 0}, {B, ok5, 0},
+		{Side: A, Data: getA}, {Side: B, Data: ok5},
+		{Side: A, Data: post7}, {Side: B, Data: nf0},
+		{Side: A, Data: getB}, {Side: B, Data: chunked},
+		{Side: A, Data: getC}, {Side: B, Data: ok5},
 	})
 	expect(t, r,
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
@@ -251,9 +252,9 @@ func TestKeepAlive(t *testing.T) {
 	// Timestamps and latencies follow the byte positions of each exchange.
 	pos := 0
 	for i, pair := range [][2]string{{getA, ok5}, {post7, nf0}, {getB, chunked}, {getC, ok5}} {
-		e := r.entries[i]
-		if !e.Timestamp.Equal(at(pos)) || e.Elapsed != time.Duration(len(pair[0]))*time.Millisecond {
-			t.Errorf("entry %d: timestamp %v elapsed %v, want %v %v", i, e.Timestamp, e.Elapsed, at(pos), time.Duration(len(pair[0]))*time.Millisecond)
+		e := r.Entries[i]
+		if !e.Timestamp.Equal(dissecttest.At(pos)) || e.Elapsed != time.Duration(len(pair[0]))*time.Millisecond {
+			t.Errorf("entry %d: timestamp %v elapsed %v, want %v %v", i, e.Timestamp, e.Elapsed, dissecttest.At(pos), time.Duration(len(pair[0]))*time.Millisecond)
 		}
 		pos += len(pair[0]) + len(pair[1])
 	}
@@ -261,10 +262,10 @@ func TestKeepAlive(t *testing.T) {
 
 func TestPipelining(t *testing.T) {
 	r := run(t, http.Limits{}, []chunk{
-		{A, getA + post7 + getB, 0},
-		{B, ok5 + nf0[:10], 0},
-		{B, nf0[10:] + ok5, 0},
-		{A, getC, 0},
+		{Side: A, Data: getA + post7 + getB},
+		{Side: B, Data: ok5 + nf0[:10]},
+		{Side: B, Data: nf0[10:] + ok5},
+		{Side: A, Data: getC},
 	})
 	expect(t, r,
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
@@ -274,8 +275,8 @@ func TestPipelining(t *testing.T) {
 	)
 	// All three requests start in the first chunk; each response is timed from its
 	// own request.
-	if !r.entries[1].Timestamp.Equal(at(len(getA))) {
-		t.Errorf("second request at %v", r.entries[1].Timestamp)
+	if !r.Entries[1].Timestamp.Equal(dissecttest.At(len(getA))) {
+		t.Errorf("second request at %v", r.Entries[1].Timestamp)
 	}
 }
 
@@ -286,7 +287,7 @@ func TestPipelining(t *testing.T) {
 func TestPipelinedHEAD(t *testing.T) {
 	head := "HEAD /missing HTTP/1.1\r\nHost: h\r\n\r\n"
 	headResp := "HTTP/1.1 404 Not Found\r\nContent-Length: 146\r\n\r\n"
-	r := run(t, http.Limits{}, []chunk{{A, getA + head + getB, 0}, {B, ok5 + headResp + ok5, 0}})
+	r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA + head + getB}, {Side: B, Data: ok5 + headResp + ok5}})
 	expect(t, r,
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
 		fmt.Sprintf("HEAD /missing -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(head), len(headResp)),
@@ -300,12 +301,12 @@ func TestChunked(t *testing.T) {
 		"A \r\n0123456789\r\n" +
 		"0\r\nX-Checksum: 42\r\nServer-Timing: db;dur=53\r\n\r\n"
 	req := "PUT /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\n\n" // bare LFs
-	r := run(t, http.Limits{}, []chunk{{A, req, 0}, {B, resp, 0}, {A, getA, 0}, {B, ok5, 0}})
+	r := run(t, http.Limits{}, []chunk{{Side: A, Data: req}, {Side: B, Data: resp}, {Side: A, Data: getA}, {Side: B, Data: ok5}})
 	expect(t, r,
 		fmt.Sprintf("PUT /upload -> 200 OK req=%d+3 resp=%d+36 client=A", hsize(req), hsize(resp)),
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
 	)
-	hd := r.entries[0].HTTP.Response.Headers
+	hd := r.Entries[0].HTTP.Response.Headers
 	if hd["x-checksum"] != "42" || hd["server-timing"] != "db;dur=53" || hd["trailer"] != "X-Checksum" {
 		t.Errorf("trailers not merged into headers: %v", hd)
 	}
@@ -317,10 +318,10 @@ func TestNoBody(t *testing.T) {
 		return "HTTP/1.1 " + status + "\r\nContent-Length: 1000\r\nTransfer-Encoding: chunked\r\n\r\n"
 	}
 	r := run(t, http.Limits{}, []chunk{
-		{A, head, 0}, {B, withLength("200 OK"), 0},
-		{A, getA, 0}, {B, withLength("204 No Content"), 0},
-		{A, getB, 0}, {B, withLength("304 Not Modified"), 0},
-		{A, getC, 0}, {B, ok5, 0},
+		{Side: A, Data: head}, {Side: B, Data: withLength("200 OK")},
+		{Side: A, Data: getA}, {Side: B, Data: withLength("204 No Content")},
+		{Side: A, Data: getB}, {Side: B, Data: withLength("304 Not Modified")},
+		{Side: A, Data: getC}, {Side: B, Data: ok5},
 	})
 	expect(t, r,
 		fmt.Sprintf("HEAD /a -> 200 OK req=%d+0 resp=%d+0 client=A", len(head), len(withLength("200 OK"))),
@@ -336,18 +337,18 @@ func TestInterimResponses(t *testing.T) {
 	hints := "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
 	created := "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
 	r := run(t, http.Limits{}, []chunk{
-		{A, put, 0}, {B, cont, 0}, {A, "abc", 0}, {B, created, 0},
-		{A, getA, 0}, {B, hints + ok5, 0},
+		{Side: A, Data: put}, {Side: B, Data: cont}, {Side: A, Data: "abc"}, {Side: B, Data: created},
+		{Side: A, Data: getA}, {Side: B, Data: hints + ok5},
 	})
 	expect(t, r,
 		fmt.Sprintf("PUT /f -> 201 Created req=%d+3 resp=%d+0 client=A", len(put), len(created)),
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
 	)
 	// Elapsed runs to the final response, not to 100 Continue.
-	if want := time.Duration(len(put)+len(cont)+3) * time.Millisecond; r.entries[0].Elapsed != want {
-		t.Errorf("elapsed %v, want %v", r.entries[0].Elapsed, want)
+	if want := time.Duration(len(put)+len(cont)+3) * time.Millisecond; r.Entries[0].Elapsed != want {
+		t.Errorf("elapsed %v, want %v", r.Entries[0].Elapsed, want)
 	}
-	if _, ok := r.entries[1].HTTP.Response.Headers["link"]; ok {
+	if _, ok := r.Entries[1].HTTP.Response.Headers["link"]; ok {
 		t.Errorf("103 headers leaked into the final response")
 	}
 }
@@ -356,20 +357,20 @@ func TestUpgrade(t *testing.T) {
 	up := "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
 	switching := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
 	r := run(t, http.Limits{}, []chunk{
-		{A, up, 0}, {B, switching + "\x81\x05hello", 0},
+		{Side: A, Data: up}, {Side: B, Data: switching + "\x81\x05hello"},
 		// WebSocket frames, even ones that look like HTTP, are not parsed.
-		{A, "\x81\x85abcdGET / HTTP/1.1\r\n\r\n", 0}, {B, "HTTP/1.1 200 OK\r\n\r\n", 0},
+		{Side: A, Data: "\x81\x85abcdGET / HTTP/1.1\r\n\r\n"}, {Side: B, Data: "HTTP/1.1 200 OK\r\n\r\n"},
 	})
 	expect(t, r, fmt.Sprintf("GET /ws -> 101 Switching Protocols req=%d+0 resp=%d+0 client=A", len(up), len(switching)))
 
 	connect := "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n"
 	established := "HTTP/1.1 200 Connection Established\r\n\r\n"
-	r = run(t, http.Limits{}, []chunk{{A, connect, 0}, {B, established, 0}, {A, getA, 0}, {B, ok5, 0}})
+	r = run(t, http.Limits{}, []chunk{{Side: A, Data: connect}, {Side: B, Data: established}, {Side: A, Data: getA}, {Side: B, Data: ok5}})
 	expect(t, r, fmt.Sprintf("CONNECT db.internal:5432 -> 200 Connection Established req=%d+0 resp=%d+0 client=A", len(connect), len(established)))
 
 	// A refused CONNECT stays HTTP.
 	refused := "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
-	r = run(t, http.Limits{}, []chunk{{A, connect, 0}, {B, refused, 0}, {A, getA, 0}, {B, ok5, 0}})
+	r = run(t, http.Limits{}, []chunk{{Side: A, Data: connect}, {Side: B, Data: refused}, {Side: A, Data: getA}, {Side: B, Data: ok5}})
 	expect(t, r,
 		fmt.Sprintf("CONNECT db.internal:5432 -> 403 Forbidden req=%d+0 resp=%d+0 client=A", len(connect), len(refused)),
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
@@ -379,28 +380,28 @@ func TestUpgrade(t *testing.T) {
 func TestUntilClose(t *testing.T) {
 	http10 := "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
 	r := run(t, http.Limits{}, []chunk{
-		{A, "GET / HTTP/1.0\r\n\r\n", 0}, {B, http10 + "part one, ", 0}, {B, "part two", 0},
+		{Side: A, Data: "GET / HTTP/1.0\r\n\r\n"}, {Side: B, Data: http10 + "part one, "}, {Side: B, Data: "part two"},
 	})
 	expect(t, r, fmt.Sprintf("GET / -> 200 OK req=18+0 resp=%d+18 client=A", len(http10)))
-	if r.entries[0].HTTP.Version != "HTTP/1.0" {
-		t.Errorf("version %q", r.entries[0].HTTP.Version)
+	if r.Entries[0].HTTP.Version != "HTTP/1.0" {
+		t.Errorf("version %q", r.Entries[0].HTTP.Version)
 	}
 
 	closing := "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
-	r = run(t, http.Limits{}, []chunk{{A, getA, 0}, {B, closing + "everything until FIN", 0}})
+	r = run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: B, Data: closing + "everything until FIN"}})
 	expect(t, r, fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+20 client=A", len(getA), len(closing)))
 }
 
 func TestMissingHalves(t *testing.T) {
 	// Requests without a response are emitted at Close, in order.
-	r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {B, ok5, 0}, {A, getB + post7, 0}})
+	r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: B, Data: ok5}, {Side: A, Data: getB + post7}})
 	expect(t, r,
 		fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
 		fmt.Sprintf("GET /b -> - req=%d+0 client=A !no_response", len(getB)),
 		fmt.Sprintf("POST /form -> - req=%d+7 client=A !no_response", hsize(post7)),
 	)
-	if r.entries[1].Elapsed != 0 || !r.entries[1].Timestamp.Equal(at(len(getA)+len(ok5))) {
-		t.Errorf("unanswered request: elapsed %v timestamp %v", r.entries[1].Elapsed, r.entries[1].Timestamp)
+	if r.Entries[1].Elapsed != 0 || !r.Entries[1].Timestamp.Equal(dissecttest.At(len(getA)+len(ok5))) {
+		t.Errorf("unanswered request: elapsed %v timestamp %v", r.Entries[1].Elapsed, r.Entries[1].Timestamp)
 	}
 }
 
@@ -409,23 +410,23 @@ func TestMidStream(t *testing.T) {
 	// the parser skips to the next start line; the first response has no request.
 	// The client is the side that did not send the response.
 	r := run(t, http.Limits{}, []chunk{
-		{B, "tail of a body\r\nmore tail\r\n" + ok5, 0},
-		{A, "=2&c=3\r\n" + getB, 0},
-		{B, nf0, 0},
+		{Side: B, Data: "tail of a body\r\nmore tail\r\n" + ok5},
+		{Side: A, Data: "=2&c=3\r\n" + getB},
+		{Side: B, Data: nf0},
 	})
 	expect(t, r,
 		fmt.Sprintf("- -> 200 OK resp=%d+5 client=A !no_request", hsize(ok5)),
 		fmt.Sprintf("GET /b -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getB), len(nf0)),
 	)
-	e := r.entries[0]
-	if !e.Timestamp.Equal(at(len("tail of a body\r\nmore tail\r\n"))) || e.Elapsed != 0 || e.Interface != ifaceOf(B) {
+	e := r.Entries[0]
+	if !e.Timestamp.Equal(dissecttest.At(len("tail of a body\r\nmore tail\r\n"))) || e.Elapsed != 0 || e.Interface != dissecttest.Iface(B) {
 		t.Errorf("orphan response: timestamp %v elapsed %v interface %d", e.Timestamp, e.Elapsed, e.Interface)
 	}
 	if e.HTTP.Version != "HTTP/1.1" {
 		t.Errorf("orphan response version %q", e.HTTP.Version)
 	}
 	// A response seen before any request was sent cannot answer a later request.
-	r = run(t, http.Limits{}, []chunk{{B, ok5[:20], 0}, {A, getA, 0}, {B, ok5[20:], 0}, {B, nf0, 0}})
+	r = run(t, http.Limits{}, []chunk{{Side: B, Data: ok5[:20]}, {Side: A, Data: getA}, {Side: B, Data: ok5[20:]}, {Side: B, Data: nf0}})
 	expect(t, r,
 		fmt.Sprintf("- -> 200 OK resp=%d+5 client=A !no_request", hsize(ok5)),
 		fmt.Sprintf("GET /a -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getA), len(nf0)),
@@ -435,9 +436,9 @@ func TestMidStream(t *testing.T) {
 func TestGaps(t *testing.T) {
 	t.Run("response headers cut", func(t *testing.T) {
 		r := run(t, http.Limits{}, []chunk{
-			{A, getA, 0}, {B, "HTTP/1.1 200 OK\r\nContent-Le", 0},
-			{B, "ngth: 5\r\n\r\nhello", 40}, // lost: the rest of the response
-			{A, getB, 0}, {B, nf0, 0},
+			{Side: A, Data: getA}, {Side: B, Data: "HTTP/1.1 200 OK\r\nContent-Le"},
+			{Side: B, Data: "ngth: 5\r\n\r\nhello", Skipped: 40}, // lost: the rest of the response
+			{Side: A, Data: getB}, {Side: B, Data: nf0},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=27+0 client=A !truncated", len(getA)),
@@ -447,39 +448,39 @@ func TestGaps(t *testing.T) {
 	t.Run("request headers cut", func(t *testing.T) {
 		// The request line survived: its response still pairs with it.
 		r := run(t, http.Limits{}, []chunk{
-			{A, "GET /a HTTP/1.1\r\nHo", 0}, {A, "garbage\r\n\r\n", -1},
-			{B, ok5, 0}, {A, getB, 0}, {B, nf0, 0},
+			{Side: A, Data: "GET /a HTTP/1.1\r\nHo"}, {Side: A, Data: "garbage\r\n\r\n", Skipped: -1},
+			{Side: B, Data: ok5}, {Side: A, Data: getB}, {Side: B, Data: nf0},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=19+0 resp=%d+5 client=A !truncated", hsize(ok5)),
 			fmt.Sprintf("GET /b -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getB), len(nf0)),
 		)
-		if m := r.entries[0].ErrorMessage; m != "request headers cut by a capture gap" {
+		if m := r.Entries[0].ErrorMessage; m != "request headers cut by a capture gap" {
 			t.Errorf("message %q", m)
 		}
 	})
 	t.Run("known gap inside a body keeps the framing", func(t *testing.T) {
 		big := "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
 		r := run(t, http.Limits{}, []chunk{
-			{A, getA, 0}, {B, big + strings.Repeat("x", 30), 0},
-			{B, strings.Repeat("y", 20), 50}, // 50 bytes lost, 20 seen: body complete
-			{A, "FOO /custom HTTP/1.1\r\n\r\n", 0}, {B, nf0, 0},
+			{Side: A, Data: getA}, {Side: B, Data: big + strings.Repeat("x", 30)},
+			{Side: B, Data: strings.Repeat("y", 20), Skipped: 50}, // 50 bytes lost, 20 seen: body complete
+			{Side: A, Data: "FOO /custom HTTP/1.1\r\n\r\n"}, {Side: B, Data: nf0},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+100 client=A !gap", len(getA), len(big)),
 			// Still in sync: an unknown method is accepted between clean messages.
 			fmt.Sprintf("FOO /custom -> 404 Not Found req=24+0 resp=%d+0 client=A", len(nf0)),
 		)
-		if m := r.entries[0].ErrorMessage; m != "50 body bytes not captured" {
+		if m := r.Entries[0].ErrorMessage; m != "50 body bytes not captured" {
 			t.Errorf("message %q", m)
 		}
 	})
 	t.Run("unknown gap inside a chunked body", func(t *testing.T) {
 		ch := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789"
 		r := run(t, http.Limits{}, []chunk{
-			{A, getA, 0}, {B, ch, 0},
-			{B, "89abcdef\r\n0\r\n\r\n" + nf0, -1}, // resync at the status line
-			{A, getB, 0},
+			{Side: A, Data: getA}, {Side: B, Data: ch},
+			{Side: B, Data: "89abcdef\r\n0\r\n\r\n" + nf0, Skipped: -1}, // resync at the status line
+			{Side: A, Data: getB},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+10 client=A !truncated", len(getA), hsize(ch)),
@@ -492,7 +493,7 @@ func TestGaps(t *testing.T) {
 		// Non-pipelined: /a's response fell into a gap; the next response answers
 		// /b, the newest request that began before it.
 		r := run(t, http.Limits{}, []chunk{
-			{A, getA, 0}, {A, getB, 0}, {B, nf0, len(ok5)},
+			{Side: A, Data: getA}, {Side: A, Data: getB}, {Side: B, Data: nf0, Skipped: len(ok5)},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> - req=%d+0 client=A !no_response", len(getA)),
@@ -501,7 +502,7 @@ func TestGaps(t *testing.T) {
 	})
 	t.Run("whole request lost", func(t *testing.T) {
 		r := run(t, http.Limits{}, []chunk{
-			{A, "", 0}, {B, ok5, 0}, {A, getB, len(getA)}, {B, nf0, 0},
+			{Side: A, Data: ""}, {Side: B, Data: ok5}, {Side: A, Data: getB, Skipped: len(getA)}, {Side: B, Data: nf0},
 		})
 		expect(t, r,
 			fmt.Sprintf("- -> 200 OK resp=%d+5 client=A !no_request", hsize(ok5)),
@@ -510,7 +511,7 @@ func TestGaps(t *testing.T) {
 	})
 	t.Run("gap at a message boundary", func(t *testing.T) {
 		r := run(t, http.Limits{}, []chunk{
-			{A, getA, 0}, {B, ok5, 0}, {A, getB, len(getC)}, {B, nf0, len(ok5)},
+			{Side: A, Data: getA}, {Side: B, Data: ok5}, {Side: A, Data: getB, Skipped: len(getC)}, {Side: B, Data: nf0, Skipped: len(ok5)},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
@@ -519,7 +520,7 @@ func TestGaps(t *testing.T) {
 	})
 	t.Run("resync ignores unknown methods", func(t *testing.T) {
 		r := run(t, http.Limits{}, []chunk{
-			{A, "xx\r\nFOO /x HTTP/1.1\r\n\r\n" + getA, -1}, {B, ok5, 0},
+			{Side: A, Data: "xx\r\nFOO /x HTTP/1.1\r\n\r\n" + getA, Skipped: -1}, {Side: B, Data: ok5},
 		})
 		expect(t, r, fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)))
 	})
@@ -529,7 +530,7 @@ func TestLimits(t *testing.T) {
 	t.Run("header block", func(t *testing.T) {
 		huge := "GET /big HTTP/1.1\r\nX-Pad: " + strings.Repeat("p", 300) + "\r\n\r\n"
 		r := run(t, http.Limits{MaxHeaderBytes: 256}, []chunk{
-			{A, huge, 0}, {B, nf0, 0}, {A, getA, 0}, {B, ok5, 0},
+			{Side: A, Data: huge}, {Side: B, Data: nf0}, {Side: A, Data: getA}, {Side: B, Data: ok5},
 		})
 		expect(t, r,
 			fmt.Sprintf("GET /big -> 404 Not Found req=256+0 resp=%d+0 client=A !too_large", len(nf0)),
@@ -539,19 +540,19 @@ func TestLimits(t *testing.T) {
 	t.Run("pending requests", func(t *testing.T) {
 		var chunks []chunk
 		for i := 0; i < 10; i++ {
-			chunks = append(chunks, chunk{A, fmt.Sprintf("GET /%d HTTP/1.1\r\n\r\n", i), 0})
+			chunks = append(chunks, chunk{Side: A, Data: fmt.Sprintf("GET /%d HTTP/1.1\r\n\r\n", i)})
 		}
 		var order []string
 		p := http.NewParser(func(e *dissect.Entry, _ dissect.Side) {
 			order = append(order, e.HTTP.URL)
 		}, http.Limits{MaxPending: 4})
 		for i, c := range chunks {
-			p.Feed(dissect.Chunk{Side: c.side, Data: []byte(c.data), Time: func(int) time.Time { return at(i) }})
+			p.Feed(dissect.Chunk{Side: c.Side, Data: []byte(c.Data), Time: func(int) time.Time { return dissecttest.At(i) }})
 			if want := max(0, i+1-4); len(order) != want {
 				t.Errorf("after %d requests, %d emitted; want %d", i+1, len(order), want)
 			}
 		}
-		p.Close(at(10))
+		p.Close(dissecttest.At(10))
 		if got := strings.Join(order, " "); got != "/0 /1 /2 /3 /4 /5 /6 /7 /8 /9" {
 			t.Errorf("emission order %s", got)
 		}
@@ -561,12 +562,12 @@ func TestLimits(t *testing.T) {
 func TestMalformed(t *testing.T) {
 	t.Run("bad Content-Length in a response", func(t *testing.T) {
 		bad := "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"
-		r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {B, bad + "abcdefgh", 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: B, Data: bad + "abcdefgh"}})
 		expect(t, r, fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+8 client=A !malformed", len(getA), len(bad)))
 	})
 	t.Run("equal repeated Content-Length", func(t *testing.T) {
 		dup := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
-		r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {B, dup, 0}, {A, getB, 0}, {B, nf0, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: B, Data: dup}, {Side: A, Data: getB}, {Side: B, Data: nf0}})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(dup)),
 			fmt.Sprintf("GET /b -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getB), len(nf0)),
@@ -574,7 +575,7 @@ func TestMalformed(t *testing.T) {
 	})
 	t.Run("bad chunk size", func(t *testing.T) {
 		ch := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {A, getB, 0}, {B, ch + "zz\r\n" + nf0, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: A, Data: getB}, {Side: B, Data: ch + "zz\r\n" + nf0}})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+0 client=A !malformed", len(getA), len(ch)),
 			fmt.Sprintf("GET /b -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getB), len(nf0)),
@@ -582,7 +583,7 @@ func TestMalformed(t *testing.T) {
 	})
 	t.Run("chunk without CRLF", func(t *testing.T) {
 		ch := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {A, getB, 0}, {B, ch + "3\r\nabcX" + nf0, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: A, Data: getB}, {Side: B, Data: ch + "3\r\nabcX" + nf0}})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+3 client=A !malformed", len(getA), len(ch)),
 			// "X" + the status line is no start line; the 404 is skipped.
@@ -592,11 +593,11 @@ func TestMalformed(t *testing.T) {
 	t.Run("request with a bad Transfer-Encoding", func(t *testing.T) {
 		req := "POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
 		resp := "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n"
-		r := run(t, http.Limits{}, []chunk{{A, req + "data", 0}, {B, resp, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: req + "data"}, {Side: B, Data: resp}})
 		expect(t, r, fmt.Sprintf("POST /x -> 400 Bad Request req=%d+4 resp=%d+0 client=A !malformed", len(req), len(resp)))
 	})
 	t.Run("garbage between messages", func(t *testing.T) {
-		r := run(t, http.Limits{}, []chunk{{A, getA, 0}, {B, ok5 + "junk\r\n", 0}, {A, getB, 0}, {B, nf0, 0}})
+		r := run(t, http.Limits{}, []chunk{{Side: A, Data: getA}, {Side: B, Data: ok5 + "junk\r\n"}, {Side: A, Data: getB}, {Side: B, Data: nf0}})
 		expect(t, r,
 			fmt.Sprintf("GET /a -> 200 OK req=%d+0 resp=%d+5 client=A", len(getA), hsize(ok5)),
 			fmt.Sprintf("GET /b -> 404 Not Found req=%d+0 resp=%d+0 client=A", len(getB), len(nf0)),
@@ -610,15 +611,15 @@ func richScript() []chunk {
 	put := "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"
 	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nwiki\r\n5\r\npedia\r\n0\r\nT: 1\r\n\r\n"
 	return []chunk{
-		{A, getA + "HEAD /h HTTP/1.1\r\n\r\n", 0},
-		{B, ok5 + "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", 0},
-		{A, put, 0}, {B, "HTTP/1.1 100 Continue\r\n\r\n", 0}, {A, "abc", 0},
-		{B, "HTTP/1.1 201 Created\r\nSet-Cookie: a=b\r\nContent-Length: 2\r\n\r\nok", 0},
-		{A, post7 + getB, 0}, {B, nf0 + chunked[:30], 0}, {B, chunked[30:], 0},
-		{A, getC, 0}, {B, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234", 0}, {B, "89", 3},
-		{A, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", 0},
-		{B, "HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x01x", 0},
-		{A, "\x81\x81mask", 0},
+		{Side: A, Data: getA + "HEAD /h HTTP/1.1\r\n\r\n"},
+		{Side: B, Data: ok5 + "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"},
+		{Side: A, Data: put}, {Side: B, Data: "HTTP/1.1 100 Continue\r\n\r\n"}, {Side: A, Data: "abc"},
+		{Side: B, Data: "HTTP/1.1 201 Created\r\nSet-Cookie: a=b\r\nContent-Length: 2\r\n\r\nok"},
+		{Side: A, Data: post7 + getB}, {Side: B, Data: nf0 + chunked[:30]}, {Side: B, Data: chunked[30:]},
+		{Side: A, Data: getC}, {Side: B, Data: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"}, {Side: B, Data: "89", Skipped: 3},
+		{Side: A, Data: "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"},
+		{Side: B, Data: "HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x01x"},
+		{Side: A, Data: "\x81\x81mask"},
 	}
 }
 
@@ -627,21 +628,16 @@ func richScript() []chunk {
 func TestFragmentation(t *testing.T) {
 	script := richScript()
 	want := run(t, http.Limits{}, script)
-	if len(want.entries) != 7 {
-		t.Fatalf("rich script: %d entries:\n%s", len(want.entries), strings.Join(want.describe(), "\n"))
+	if len(want.Entries) != 7 {
+		t.Fatalf("rich script: %d entries:\n%s", len(want.Entries), strings.Join(want.describe(), "\n"))
 	}
-	wantC := canonical(t, want)
-	if got := canonical(t, run(t, http.Limits{}, bytewise(script))); got != wantC {
+	wantC := want.Canonical(t)
+	if got := run(t, http.Limits{}, dissecttest.Resplit(script, 1)).Canonical(t); got != wantC {
 		t.Errorf("byte-at-a-time differs:\n got %s\nwant %s", got, wantC)
 	}
-	for i, c := range script {
-		for k := 1; k < len(c.data); k++ {
-			split := append([]chunk(nil), script[:i]...)
-			split = append(split, chunk{c.side, c.data[:k], c.skipped}, chunk{c.side, c.data[k:], 0})
-			split = append(split, script[i+1:]...)
-			if got := canonical(t, run(t, http.Limits{}, split)); got != wantC {
-				t.Fatalf("split of chunk %d at %d differs:\n got %s\nwant %s", i, k, got, wantC)
-			}
+	dissecttest.EachSplit(script, func(i, k int, split []chunk) {
+		if got := run(t, http.Limits{}, split).Canonical(t); got != wantC {
+			t.Fatalf("split of chunk %d at %d differs:\n got %s\nwant %s", i, k, got, wantC)
 		}
-	}
+	})
 }

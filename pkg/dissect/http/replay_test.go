@@ -2,9 +2,7 @@ package http_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,43 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/http"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// replay runs a pcap file through a pipeline with the HTTP dissector only.
-func replay(t testing.TB, name string) ([]*dissect.Entry, dissect.Stats) {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("opening capture (regenerate with testdata/gen.sh): %v", err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatalf("reading %s: %v", name, err)
-	}
-	var entries []*dissect.Entry
-	p := dissect.New(dissect.Config{TCP: []dissect.TCPDissector{http.Dissector}}, func(e *dissect.Entry) {
-		entries = append(entries, e)
-	})
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		p.Packet(&dissect.Packet{
-			Timestamp: ci.Timestamp, LinkType: r.LinkType(), Interface: ci.InterfaceIndex,
-			Data: data, Length: ci.Length,
-		})
-	}
-	p.Flush()
-	return entries, p.Stats()
-}
 
 // goldenEntry is the JSON shape of an entry in golden files: every field the
 // dissector and the pipeline fill, in a stable form.
@@ -81,50 +46,8 @@ func toGolden(entries []*dissect.Entry) []goldenEntry {
 	return out
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the dissector's output (run with -update after checking the diff):\n%s",
-			name, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(wl), len(gl)) && shown < 20; i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, w, g)
-			shown++
-		}
-	}
-	return b.String()
-}
-
-// TestReplayGolden replays the nginx capture and compares every field of every entry
-// with testdata/nginx.golden.json.
 func TestReplayGolden(t *testing.T) {
-	entries, stats := replay(t, "nginx.pcap")
+	entries, stats := dissecttest.ReplayTCP(t, "testdata/nginx.pcap", http.Dissector)
 	if stats.ProbeGiveUps != 0 {
 		t.Errorf("%d streams not recognised as HTTP", stats.ProbeGiveUps)
 	}
@@ -140,7 +63,7 @@ func TestReplayGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "nginx.golden.json", append(got, '\n'))
+	dissecttest.CheckGolden(t, filepath.Join("testdata", "nginx.golden.json"), append(got, '\n'))
 }
 
 // tsharkMessage is one HTTP message of tshark's reading of the capture.
@@ -224,7 +147,7 @@ func readTshark(t *testing.T) []tsharkMessage {
 // interim 1xx responses as messages of their own; they are not exchanges, so they are
 // left out, as 100 Continue is by our parser.
 func TestReplayTshark(t *testing.T) {
-	entries, _ := replay(t, "nginx.pcap")
+	entries, _ := dissecttest.ReplayTCP(t, "testdata/nginx.pcap", http.Dissector)
 	msgs := readTshark(t)
 
 	type req struct{ method, uri, version string }

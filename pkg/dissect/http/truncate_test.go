@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/http"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // TestTruncations cuts a valid exchange after every byte (end of stream, then Close)
@@ -20,11 +21,12 @@ func TestTruncations(t *testing.T) {
 	rh, sh := hsize(req), hsize(resp)
 	chunkData := sh + len("3\r\n")
 
-	tests := []struct {
+	type cuts struct {
 		name     string
 		from, to int // cut after n bytes, from <= n < to (n counts request then response)
 		want     func(n int) []string
-	}{
+	}
+	tests := []cuts{
 		{"inside the request line", 0, reqLine, func(int) []string { return nil }},
 		{"inside the request headers", reqLine, rh, func(n int) []string {
 			return []string{fmt.Sprintf("POST /t?k=v -> - req=%d+0 client=A !truncated", n)}
@@ -51,36 +53,26 @@ func TestTruncations(t *testing.T) {
 			return []string{fmt.Sprintf("POST /t?k=v -> 200 OK req=%d+4 resp=%d+3 client=A", rh, sh)}
 		}},
 	}
-	covered := 0
-	for _, tt := range tests {
-		if tt.from != covered {
-			t.Fatalf("table gap before %q: %d..%d", tt.name, covered, tt.from)
+	dissecttest.CheckCuts(t, len(req)+len(resp), tests, func(tt cuts) (string, int, int) { return tt.name, tt.from, tt.to }, func(tt cuts, n int) {
+		var chunks []chunk
+		if n <= len(req) {
+			chunks = []chunk{{Side: A, Data: req[:n]}}
+		} else {
+			chunks = []chunk{{Side: A, Data: req}, {Side: B, Data: resp[:n-len(req)]}}
 		}
-		covered = tt.to
-		for n := tt.from; n < tt.to; n++ {
-			var chunks []chunk
-			if n <= len(req) {
-				chunks = []chunk{{A, req[:n], 0}}
-			} else {
-				chunks = []chunk{{A, req, 0}, {B, resp[:n-len(req)], 0}}
-			}
-			r := run(t, http.Limits{}, chunks)
-			for _, e := range r.entries {
-				checkEntry(t, e)
-			}
-			got, want := r.describe(), tt.want(n)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("%s, cut after %d bytes:\n got %q\nwant %q", tt.name, n, got, want)
-			}
+		r := run(t, http.Limits{}, chunks)
+		for _, e := range r.Entries {
+			checkEntry(t, e)
 		}
-	}
-	if covered != len(req)+len(resp)+1 {
-		t.Fatalf("table covers cuts up to %d of %d", covered, len(req)+len(resp))
-	}
+		got, want := r.describe(), tt.want(n)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s, cut after %d bytes:\n got %q\nwant %q", tt.name, n, got, want)
+		}
+	})
 	// The trailer is only merged once the chunked body is complete.
-	r := run(t, http.Limits{}, []chunk{{A, req, 0}, {B, resp, 0}})
-	if r.entries[0].HTTP.Response.Headers["x-t"] != "1" {
-		t.Errorf("trailer missing: %v", r.entries[0].HTTP.Response.Headers)
+	r := run(t, http.Limits{}, []chunk{{Side: A, Data: req}, {Side: B, Data: resp}})
+	if r.Entries[0].HTTP.Response.Headers["x-t"] != "1" {
+		t.Errorf("trailer missing: %v", r.Entries[0].HTTP.Response.Headers)
 	}
 }
 
@@ -91,30 +83,16 @@ func TestTruncationsEverywhere(t *testing.T) {
 	scripts := map[string][]chunk{
 		"rich": richScript(),
 		"pipelined capture": {
-			{B, payload(t, fixturePipelinedRequests), 0}, {A, payload(t, fixturePipelinedResponse1), 0},
-			{A, payload(t, fixturePipelinedResponse2), 0}, {A, payload(t, fixturePipelinedResponse3), 0},
+			{Side: B, Data: payload(t, fixturePipelinedRequests)}, {Side: A, Data: payload(t, fixturePipelinedResponse1)},
+			{Side: A, Data: payload(t, fixturePipelinedResponse2)}, {Side: A, Data: payload(t, fixturePipelinedResponse3)},
 		},
 	}
 	for name, script := range scripts {
-		total := 0
-		for _, c := range script {
-			total += len(c.data)
-		}
 		prevReq, prevResp := 0, 0
-		for n := 0; n <= total; n++ {
-			var prefix []chunk
-			left := n
-			for _, c := range script {
-				if left < len(c.data) {
-					prefix = append(prefix, chunk{c.side, c.data[:left], c.skipped})
-					break
-				}
-				prefix = append(prefix, c)
-				left -= len(c.data)
-			}
+		dissecttest.EachPrefix(script, func(n int, prefix []chunk) {
 			r := run(t, http.Limits{}, prefix)
 			nReq, nResp := 0, 0
-			for _, e := range r.entries {
+			for _, e := range r.Entries {
 				checkEntry(t, e)
 				if e.HTTP.HasRequest {
 					nReq++
@@ -128,6 +106,6 @@ func TestTruncationsEverywhere(t *testing.T) {
 					name, n, nReq, nResp, prevReq, prevResp, strings.Join(r.describe(), "\n"))
 			}
 			prevReq, prevResp = nReq, nResp
-		}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // captureStreams returns, per TCP stream of testdata/redis.pcap, the bytes each side
@@ -84,7 +85,7 @@ func FuzzParser(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, client, server []byte, ctl uint64) {
 		var c collector
-		p := Dissector.NewParser(c.emit).(*parser)
+		p := Dissector.NewParser(c.Emit).(*parser)
 		rng := ctl | 1
 		data := [2][]byte{client, server}
 		for len(data[0])+len(data[1]) > 0 {
@@ -114,7 +115,7 @@ func FuzzParser(f *testing.F) {
 			}
 		}
 		p.Close(at(1000))
-		for _, e := range c.entries {
+		for _, e := range c.Entries {
 			r := e.Redis
 			if e.Protocol != dissect.ProtoRedis || r == nil || (!r.HasRequest && !r.HasResponse) {
 				t.Fatalf("bad entry %+v", e)
@@ -233,6 +234,6 @@ func BenchmarkLargeBulk(b *testing.B) {
 func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_, _ = replay(b, "testdata/redis.pcap")
+		_, _ = dissecttest.ReplayTCP(b, "testdata/redis.pcap", Dissector)
 	}
 }

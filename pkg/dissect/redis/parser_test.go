@@ -149,7 +149,7 @@ func TestPairing(t *testing.T) {
 			if !strings.HasPrefix(tt.steps[0].data, "*") || strings.HasPrefix(tt.steps[0].data, "*2\r\n$1") {
 				client = C
 			}
-			for i, side := range c.clients {
+			for i, side := range c.Clients {
 				if side != client {
 					t.Errorf("entry %d: client %v, want %v", i, side, client)
 				}
@@ -169,15 +169,15 @@ func TestTimesAndSizes(t *testing.T) {
 		return at(11)
 	}}
 	var c collector
-	p := Dissector.NewParser(c.emit)
+	p := Dissector.NewParser(c.Emit)
 	p.Feed(ch)
 	p.Feed(chunk(S, []byte("$1\r\n"), at(15)))
 	p.Feed(chunk(S, []byte("x\r\n+OK\r\n"), at(17)))
 	p.Close(at(20))
-	if len(c.entries) != 2 {
-		t.Fatalf("%d entries", len(c.entries))
+	if len(c.Entries) != 2 {
+		t.Fatalf("%d entries", len(c.Entries))
 	}
-	e0, e1 := c.entries[0], c.entries[1]
+	e0, e1 := c.Entries[0], c.Entries[1]
 	if !e0.Timestamp.Equal(at(10)) || e0.Elapsed != 5*time.Millisecond || e0.Redis.RequestSize != len(get) || e0.Redis.ResponseSize != 7 {
 		t.Errorf("GET at %v after %v sizes %d/%d", e0.Timestamp, e0.Elapsed, e0.Redis.RequestSize, e0.Redis.ResponseSize)
 	}
@@ -261,7 +261,7 @@ var conversationWant = []string{
 // stream at sc, interleaving sides by command.
 func feedSplit(client, server string, cmdEnds, replyEnds []int, cc, sc int) []string {
 	var c collector
-	p := Dissector.NewParser(c.emit)
+	p := Dissector.NewParser(c.Emit)
 	feed := func(side dissect.Side, s string, from, to, cut int) {
 		if from < cut && cut < to {
 			p.Feed(chunk(side, []byte(s[from:cut]), at(0)))
@@ -302,7 +302,7 @@ func TestConversationSplitEverywhere(t *testing.T) {
 	}
 	// Byte by byte, both sides.
 	var c collector
-	p := Dissector.NewParser(c.emit)
+	p := Dissector.NewParser(c.Emit)
 	cPrev, sPrev := 0, 0
 	for i := range cmdEnds {
 		for ; cPrev < cmdEnds[i]; cPrev++ {
@@ -321,7 +321,7 @@ func TestConversationSplitEverywhere(t *testing.T) {
 		t.Fatalf("byte by byte:\n%s", strings.Join(got, "\n"))
 	}
 	var req, resp int
-	for _, e := range c.entries {
+	for _, e := range c.Entries {
 		req += e.Redis.RequestSize
 		resp += e.Redis.ResponseSize
 	}
@@ -338,11 +338,11 @@ func TestTruncation(t *testing.T) {
 	// Server prefixes, client complete.
 	for n := 0; n <= len(server); n++ {
 		c := run(step{C, client, 0}, step{S, server[:n], 1})
-		if len(c.entries) < len(cmdEnds) {
-			t.Fatalf("server cut at %d: %d entries", n, len(c.entries))
+		if len(c.Entries) < len(cmdEnds) {
+			t.Fatalf("server cut at %d: %d entries", n, len(c.Entries))
 		}
 		k := 0 // command index
-		for _, e := range c.entries {
+		for _, e := range c.Entries {
 			r := e.Redis
 			if !r.HasRequest {
 				continue // the push
@@ -381,7 +381,7 @@ func TestTruncation(t *testing.T) {
 		for complete < len(cmdEnds) && cmdEnds[complete] <= n {
 			complete++
 		}
-		got := c.entries
+		got := c.Entries
 		if len(got) < complete || len(got) > complete+1 {
 			t.Fatalf("client cut at %d: %d entries for %d complete commands", n, len(got), complete)
 		}
@@ -401,7 +401,7 @@ func TestGaps(t *testing.T) {
 	gap := func(side dissect.Side, data string, ms int) step { return step{side, "\x00gap\x00" + data, ms} }
 	runGaps := func(steps ...step) []string {
 		var c collector
-		p := Dissector.NewParser(c.emit)
+		p := Dissector.NewParser(c.Emit)
 		for _, s := range steps {
 			ch := chunk(s.side, []byte(s.data), at(s.ms))
 			if rest, ok := strings.CutPrefix(s.data, "\x00gap\x00"); ok {
@@ -506,7 +506,7 @@ func TestGaps(t *testing.T) {
 func TestBoundedMemory(t *testing.T) {
 	const size = 16 << 20
 	var c collector
-	p := Dissector.NewParser(c.emit).(*parser)
+	p := Dissector.NewParser(c.Emit).(*parser)
 	block := []byte(strings.Repeat("v", 4096))
 	feedBulk := func(side dissect.Side, header string) {
 		p.Feed(chunk(side, []byte(header), at(0)))
@@ -524,10 +524,10 @@ func TestBoundedMemory(t *testing.T) {
 	p.Feed(chunk(C, []byte(cmd("GET", "big")), at(2)))
 	feedBulk(S, fmt.Sprintf("$%d\r\n", size))
 	p.Close(at(3))
-	if len(c.entries) != 2 {
-		t.Fatalf("%d entries", len(c.entries))
+	if len(c.Entries) != 2 {
+		t.Fatalf("%d entries", len(c.Entries))
 	}
-	set, get := c.entries[0].Redis, c.entries[1].Redis
+	set, get := c.Entries[0].Redis, c.Entries[1].Redis
 	if set.RequestSize != size+len(fmt.Sprint(size))+27 || !strings.HasSuffix(set.Command, "...") || len(set.Command) > maxCommand {
 		t.Errorf("SET size %d, command %d bytes", set.RequestSize, len(set.Command))
 	}
@@ -572,10 +572,10 @@ func TestLimits(t *testing.T) {
 		fmt.Fprintf(&r, ":%d\r\n", i)
 	}
 	c := run(step{C, b.String(), 0}, step{S, r.String(), 1})
-	if len(c.entries) != maxPending+3 {
-		t.Fatalf("%d entries", len(c.entries))
+	if len(c.Entries) != maxPending+3 {
+		t.Fatalf("%d entries", len(c.Entries))
 	}
-	for i, e := range c.entries {
+	for i, e := range c.Entries {
 		want := fmt.Sprintf("INCR %q key=%q → (integer) %d", "INCR "+fmt.Sprint(i), fmt.Sprint(i), i)
 		if i < 3 {
 			want = fmt.Sprintf("INCR %q key=%q → none [no_response]", "INCR "+fmt.Sprint(i), fmt.Sprint(i))

@@ -1,73 +1,15 @@
 package redis
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"flag"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// replay runs a capture through a pipeline with the Redis dissector.
-func replay(t testing.TB, path string) ([]*dissect.Entry, dissect.Stats) {
-	t.Helper()
-	return dissecttest.Replay(t, path, dissect.Config{TCP: []dissect.TCPDissector{Dissector}})
-}
-
-// goldenEntry is the JSON form of an entry in testdata/*.golden.json.
-type goldenEntry struct {
-	ID            uint64
-	Index         int
-	Stream        uint64
-	Protocol      string
-	Src, Dst      string
-	Timestamp     string
-	ElapsedMicros int64
-	Redis         *dissect.Redis
-	ErrorType     string `json:",omitempty"`
-	ErrorMessage  string `json:",omitempty"`
-}
-
-func checkGolden(t *testing.T, path string, entries []*dissect.Entry) {
-	t.Helper()
-	var out []goldenEntry
-	for _, e := range entries {
-		out = append(out, goldenEntry{
-			ID: e.ID, Index: e.Index, Stream: uint64(e.Stream), Protocol: e.Protocol,
-			Src: e.Src.String(), Dst: e.Dst.String(),
-			Timestamp:     e.Timestamp.UTC().Format(time.RFC3339Nano),
-			ElapsedMicros: e.Elapsed.Microseconds(), Redis: e.Redis,
-			ErrorType: e.ErrorType, ErrorMessage: e.ErrorMessage,
-		})
-	}
-	got, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update writes it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
-	}
-}
 
 // tsharkStream is what tshark's RESP dissector (Wireshark 4.0, RESP2 only) saw on one
 // TCP stream, in frame order.
@@ -151,8 +93,8 @@ func subsequence(want, have []string) bool {
 }
 
 func TestReplayRedis(t *testing.T) {
-	entries, stats := replay(t, "testdata/redis.pcap")
-	checkGolden(t, "testdata/redis.golden.json", entries)
+	entries, stats := dissecttest.ReplayTCP(t, "testdata/redis.pcap", Dissector)
+	dissecttest.CheckGolden(t, "testdata/redis.golden.json", dissecttest.GoldenJSON(t, entries, false))
 	if stats.ProbeGiveUps != 0 {
 		t.Errorf("%d streams not recognised", stats.ProbeGiveUps)
 	}

@@ -113,7 +113,7 @@ var (
 // run feeds steps to a new parser, closes it and returns the entries.
 func run(steps ...step) *collector {
 	var c collector
-	p := Dissector.NewParser(c.emit)
+	p := Dissector.NewParser(c.Emit)
 	for _, s := range steps {
 		p.Feed(chunk(s.side, []byte(s.data), at(s.ms)))
 	}
@@ -143,7 +143,7 @@ func brief(e *dissect.Entry) string {
 
 func briefs(c *collector) []string {
 	var out []string
-	for _, e := range c.entries {
+	for _, e := range c.Entries {
 		out = append(out, brief(e))
 	}
 	return out
@@ -173,11 +173,11 @@ func TestPipelinedFixture(t *testing.T) {
 	}
 	// Sizes add up to the bytes on the wire; the error is flagged; all from side A.
 	var req, resp int
-	for i, e := range c.entries {
+	for i, e := range c.Entries {
 		req += e.Redis.RequestSize
 		resp += e.Redis.ResponseSize
-		if c.clients[i] != C || e.Elapsed != time.Millisecond || e.Protocol != dissect.ProtoRedis {
-			t.Errorf("entry %d: client %v elapsed %v protocol %q", i, c.clients[i], e.Elapsed, e.Protocol)
+		if c.Clients[i] != C || e.Elapsed != time.Millisecond || e.Protocol != dissect.ProtoRedis {
+			t.Errorf("entry %d: client %v elapsed %v protocol %q", i, c.Clients[i], e.Elapsed, e.Protocol)
 		}
 		if e.Redis.ReplyIsError != (i == 10) {
 			t.Errorf("entry %d: ReplyIsError %v", i, e.Redis.ReplyIsError)
@@ -209,10 +209,10 @@ func TestRESP3Fixtures(t *testing.T) {
 	if got := briefs(c); !reflect.DeepEqual(got, want) {
 		t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if r := c.entries[0].Redis; r.ResponseSize != len(hello) || r.RequestSize != 22 {
+	if r := c.Entries[0].Redis; r.ResponseSize != len(hello) || r.RequestSize != 22 {
 		t.Errorf("HELLO sizes %d/%d", r.RequestSize, r.ResponseSize)
 	}
-	if e := c.entries[3]; e.Redis.HasRequest || e.ErrorType != "" || !e.Timestamp.Equal(at(6)) {
+	if e := c.Entries[3]; e.Redis.HasRequest || e.ErrorType != "" || !e.Timestamp.Equal(at(6)) {
 		t.Errorf("push entry %+v", e)
 	}
 }
@@ -255,14 +255,14 @@ func TestReplyRendering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := run(step{C, "*1\r\n$4\r\nPING\r\n", 0}, step{S, tt.reply, 1})
-		if len(c.entries) != 1 {
-			t.Errorf("%q: %d entries", tt.reply, len(c.entries))
+		if len(c.Entries) != 1 {
+			t.Errorf("%q: %d entries", tt.reply, len(c.Entries))
 			continue
 		}
-		r := c.entries[0].Redis
-		if r.Reply != tt.want || r.ReplyIsError != tt.isErr || r.ResponseSize != len(tt.reply) || c.entries[0].ErrorType != "" {
+		r := c.Entries[0].Redis
+		if r.Reply != tt.want || r.ReplyIsError != tt.isErr || r.ResponseSize != len(tt.reply) || c.Entries[0].ErrorType != "" {
 			t.Errorf("%q: reply %q error %v size %d (%q), want %q error %v size %d",
-				tt.reply, r.Reply, r.ReplyIsError, r.ResponseSize, c.entries[0].ErrorType, tt.want, tt.isErr, len(tt.reply))
+				tt.reply, r.Reply, r.ReplyIsError, r.ResponseSize, c.Entries[0].ErrorType, tt.want, tt.isErr, len(tt.reply))
 		}
 	}
 }
@@ -301,11 +301,11 @@ func TestCommandFields(t *testing.T) {
 			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 		}
 		c := run(step{C, b.String(), 0}, step{S, "+OK\r\n", 1})
-		if len(c.entries) != 1 {
-			t.Errorf("%q: %d entries", tt.args, len(c.entries))
+		if len(c.Entries) != 1 {
+			t.Errorf("%q: %d entries", tt.args, len(c.Entries))
 			continue
 		}
-		r := c.entries[0].Redis
+		r := c.Entries[0].Redis
 		if r.Type != tt.typ || r.Command != tt.line || r.Key != tt.key || r.RequestSize != b.Len() {
 			t.Errorf("%q:\n got type %q command %q key %q size %d\nwant type %q command %q key %q size %d",
 				tt.args, r.Type, r.Command, r.Key, r.RequestSize, tt.typ, tt.line, tt.key, b.Len())
@@ -324,7 +324,7 @@ func TestManyArguments(t *testing.T) {
 		fmt.Fprintf(&b, "$5\r\nm%04d\r\n", i)
 	}
 	c := run(step{C, b.String(), 0}, step{S, ":2000\r\n", 1})
-	r := c.entries[0].Redis
+	r := c.Entries[0].Redis
 	if len(r.Command) > maxCommand || !strings.HasSuffix(r.Command, "...") || !strings.HasPrefix(r.Command, "SADD m0000 m0001 ") ||
 		r.Key != "m0000" || r.RequestSize != b.Len() || r.Reply != "(integer) 2000" {
 		t.Errorf("got %d-byte command %q…, key %q, size %d, reply %q", len(r.Command), r.Command[:40], r.Key, r.RequestSize, r.Reply)
@@ -349,7 +349,7 @@ func TestInlineCommands(t *testing.T) {
 	if got := briefs(c); !reflect.DeepEqual(got, want) {
 		t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if r := c.entries[1].Redis; r.RequestSize != len("set  greeting \"hello \\\"world\\\"\\x21\"\n") {
+	if r := c.Entries[1].Redis; r.RequestSize != len("set  greeting \"hello \\\"world\\\"\\x21\"\n") {
 		t.Errorf("inline size %d", r.RequestSize)
 	}
 }

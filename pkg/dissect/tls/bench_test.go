@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // benchChunks cuts a script into 1448-byte chunks (a typical MSS), as the pipeline
@@ -15,9 +16,9 @@ func benchChunks(script []chunk) ([]dissect.Chunk, int) {
 	clock := func(int) time.Time { return now }
 	var out []dissect.Chunk
 	total := 0
-	for _, c := range resplit(script, 1448) {
-		out = append(out, dissect.Chunk{Side: c.side, Data: []byte(c.data), Time: clock})
-		total += len(c.data)
+	for _, c := range dissecttest.Resplit(script, 1448) {
+		out = append(out, dissect.Chunk{Side: c.Side, Data: []byte(c.Data), Time: clock})
+		total += len(c.Data)
 	}
 	return out, total
 }
@@ -60,13 +61,13 @@ func BenchmarkParser(b *testing.B) {
 	ch, sh := fixturePair(b, "TLS 1.3")
 	data := appData(1 << 20)
 	b.Run("handshake", func(b *testing.B) {
-		benchParser(b, []chunk{{A, ch, 0}, {B, sh, 0}}, 1)
+		benchParser(b, []chunk{{Side: A, Data: ch}, {Side: B, Data: sh}}, 1)
 	})
 	b.Run("session=1MiB", func(b *testing.B) {
-		benchParser(b, []chunk{{A, ch, 0}, {B, sh, 0}, {A, data, 0}, {B, data, 0}}, 1)
+		benchParser(b, []chunk{{Side: A, Data: ch}, {Side: B, Data: sh}, {Side: A, Data: data}, {Side: B, Data: data}}, 1)
 	})
 	b.Run("no-ServerHello=1MiB", func(b *testing.B) {
-		benchParser(b, []chunk{{A, ch, 0}, {A, data, 0}}, 1)
+		benchParser(b, []chunk{{Side: A, Data: ch}, {Side: A, Data: data}}, 1)
 	})
 }
 
@@ -91,7 +92,7 @@ func BenchmarkHello(b *testing.B) {
 // BenchmarkReplay measures the whole pipeline (decoding, reassembly, TLS) on the
 // capture.
 func BenchmarkReplay(b *testing.B) {
-	entries, _ := replay(b, "testdata/tls.pcapng")
+	entries, _ := dissecttest.ReplayTCP(b, "testdata/tls.pcapng", Dissector)
 	var size int64
 	for _, e := range entries {
 		size += int64(e.TLS.RequestSize + e.TLS.ResponseSize)
@@ -99,6 +100,6 @@ func BenchmarkReplay(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		replay(b, "testdata/tls.pcapng")
+		dissecttest.ReplayTCP(b, "testdata/tls.pcapng", Dissector)
 	}
 }

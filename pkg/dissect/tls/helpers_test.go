@@ -1,12 +1,9 @@
 package tls
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
@@ -18,57 +15,23 @@ const (
 )
 
 // chunk is one Feed call of a test script.
-type chunk struct {
-	side    dissect.Side
-	data    string
-	skipped int
-}
-
-// at returns the capture time of script byte i: byte i of a script (both sides
-// counted, in feeding order) was captured i milliseconds after dissecttest.T0, so
-// timestamps do not depend on how the bytes are split into chunks.
-func at(i int) time.Time { return dissecttest.T0.Add(time.Duration(i) * time.Millisecond) }
-
-// ifaceOf is the capture interface tests give a side's chunks (1 for A, 2 for B).
-func ifaceOf(s dissect.Side) int { return int(s) + 1 }
+type chunk = dissecttest.Step
 
 // result is what a parser emitted.
-type result struct {
-	entries []*dissect.Entry
-	clients []dissect.Side
-}
+type result struct{ dissecttest.Result }
 
 // run feeds chunks to a new parser and closes it.
 func run(t testing.TB, chunks []chunk) result {
 	t.Helper()
 	var r result
-	p := Dissector.NewParser(func(e *dissect.Entry, client dissect.Side) {
-		r.entries = append(r.entries, e)
-		r.clients = append(r.clients, client)
-	})
-	base, n := 0, 0
-	timeAt := func(off int) time.Time {
-		if off < 0 || off >= n {
-			t.Errorf("Chunk.Time(%d) called on a %d-byte chunk", off, n)
-		}
-		return at(base + off)
-	}
-	var buf []byte
-	for _, c := range chunks {
-		buf = append(buf[:0], c.data...)
-		n = len(buf)
-		p.Feed(dissect.Chunk{Side: c.side, Data: buf, Skipped: c.skipped, Interface: ifaceOf(c.side), Time: timeAt})
-		clear(buf) // the parser must not keep references to chunk data
-		base += n
-	}
-	p.Close(at(base))
+	dissecttest.Feed(t, Dissector.NewParser(r.Emit), chunks)
 	return r
 }
 
-// describe renders an entry compactly: "ClientHello sni=a.test offered=TLS 1.3
-// alpn=h2,http/1.1 suites=31 -> TLS 1.3 TLS_AES_256_GCM_SHA384 req=517 resp=127
-// client=A !error".
-func describe(e *dissect.Entry, client dissect.Side) string {
+// describe renders an entry's TLS payload compactly: "ClientHello sni=a.test
+// offered=TLS 1.3 alpn=h2,http/1.1 suites=31 -> TLS 1.3 TLS_AES_256_GCM_SHA384
+// req=517 resp=127" (dissecttest.Result.Describe adds the client and the error).
+func describe(e *dissect.Entry) string {
 	t := e.TLS
 	if t == nil {
 		return "no TLS payload"
@@ -100,51 +63,16 @@ func describe(e *dissect.Entry, client dissect.Side) string {
 	if t.Alert != "" {
 		fmt.Fprintf(&b, " alert=%s", t.Alert)
 	}
-	fmt.Fprintf(&b, " req=%d resp=%d client=%s", t.RequestSize, t.ResponseSize, map[dissect.Side]string{A: "A", B: "B"}[client])
-	if e.ErrorType != "" {
-		b.WriteString(" !" + e.ErrorType)
-	}
+	fmt.Fprintf(&b, " req=%d resp=%d", t.RequestSize, t.ResponseSize)
 	return b.String()
 }
 
-func (r result) describe() []string {
-	out := make([]string, len(r.entries))
-	for i, e := range r.entries {
-		out[i] = describe(e, r.clients[i])
-	}
-	return out
-}
+func (r result) describe() []string { return r.Describe(describe) }
 
 // expect compares the descriptions of r's entries with want.
 func expect(t *testing.T, r result, want ...string) {
 	t.Helper()
-	got := r.describe()
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("entries:\n got: %s\nwant: %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
-	}
-}
-
-// canonical is a printable rendering of everything a parser emitted.
-func canonical(t testing.TB, r result) string {
-	t.Helper()
-	type row struct {
-		E      *dissect.Entry
-		Client dissect.Side
-	}
-	rows := make([]row, len(r.entries))
-	for i, e := range r.entries {
-		rows[i] = row{e, r.clients[i]}
-	}
-	b, err := json.Marshal(rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// sameResults reports whether two runs emitted equal entries for equal clients.
-func sameResults(a, b result) bool {
-	return reflect.DeepEqual(a.entries, b.entries) && reflect.DeepEqual(a.clients, b.clients)
+	dissecttest.ExpectLines(t, r.describe(), want...)
 }
 
 var errorTypes = map[string]bool{
@@ -156,10 +84,10 @@ var errorTypes = map[string]bool{
 // and each entry valid.
 func checkResult(t testing.TB, r result) {
 	t.Helper()
-	if len(r.entries) > 1 {
-		t.Errorf("%d entries for one connection", len(r.entries))
+	if len(r.Entries) > 1 {
+		t.Errorf("%d entries for one connection", len(r.Entries))
 	}
-	for _, e := range r.entries {
+	for _, e := range r.Entries {
 		checkEntry(t, e)
 	}
 }
@@ -204,113 +132,10 @@ func checkEntry(t testing.TB, e *dissect.Entry) {
 	}
 }
 
-// resplit cuts every chunk of a script into pieces of at most n bytes; a gap stays on
-// the first piece.
-func resplit(chunks []chunk, n int) []chunk {
-	var out []chunk
-	for _, c := range chunks {
-		if len(c.data) == 0 {
-			out = append(out, c)
-			continue
-		}
-		for i := 0; i < len(c.data); i += n {
-			d := chunk{side: c.side, data: c.data[i:min(i+n, len(c.data))]}
-			if i == 0 {
-				d.skipped = c.skipped
-			}
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // payload returns the TCP payload of a `tcpdump -X` fixture.
 func payload(t testing.TB, dump string) string {
 	t.Helper()
 	return string(dissecttest.L4Payload(t, dissecttest.FromTcpdumpX(t, dump)))
-}
-
-// recorder wraps the dissector and records the chunks the pipeline feeds, one script
-// per stream: the real chunking of a real capture.
-type recorder struct{ scripts *[][]chunk }
-
-func (recorder) Protocol() string { return dissect.ProtoTLS }
-func (recorder) Probe(s dissect.Side, data []byte, ports [2]uint16) dissect.Verdict {
-	return Dissector.Probe(s, data, ports)
-}
-func (r recorder) NewParser(emit dissect.Emit) dissect.StreamParser {
-	*r.scripts = append(*r.scripts, nil)
-	return &recParser{scripts: r.scripts, i: len(*r.scripts) - 1, inner: Dissector.NewParser(emit)}
-}
-
-type recParser struct {
-	scripts *[][]chunk
-	i       int
-	inner   dissect.StreamParser
-}
-
-func (p *recParser) Feed(c dissect.Chunk) {
-	(*p.scripts)[p.i] = append((*p.scripts)[p.i], chunk{side: c.Side, data: string(c.Data), skipped: c.Skipped})
-	p.inner.Feed(c)
-}
-func (p *recParser) Close(t time.Time) { p.inner.Close(t) }
-
-// captureScripts replays a capture of testdata and returns the chunks fed per stream.
-func captureScripts(t testing.TB, name string) [][]chunk {
-	t.Helper()
-	var scripts [][]chunk
-	dissecttest.Replay(t, "testdata/"+name, dissect.Config{TCP: []dissect.TCPDissector{recorder{&scripts}}})
-	return scripts
-}
-
-// encodeScript and decodeScript convert a script to and from the fuzzer's byte form:
-// records of a control byte (bit 0: side; bit 1: a gap precedes the data, of bits 2-7
-// bytes, 0 meaning unknown), a 16-bit big-endian length, and the data.
-func encodeScript(chunks []chunk) []byte {
-	var out []byte
-	for _, c := range chunks {
-		for len(c.data) > 0xffff {
-			out = append(out, encodeScript([]chunk{{side: c.side, data: c.data[:0xffff], skipped: c.skipped}})...)
-			c.data, c.skipped = c.data[0xffff:], 0
-		}
-		ctrl := byte(c.side & 1)
-		if c.skipped != 0 {
-			sk := c.skipped
-			if sk < 0 || sk > 63 {
-				sk = 0
-			}
-			ctrl |= 2 | byte(sk)<<2
-		}
-		out = append(out, ctrl, byte(len(c.data)>>8), byte(len(c.data)))
-		out = append(out, c.data...)
-	}
-	return out
-}
-
-func decodeScript(b []byte) []chunk {
-	var out []chunk
-	for len(b) > 0 {
-		ctrl := b[0]
-		b = b[1:]
-		n := 0
-		if len(b) >= 2 {
-			n = int(b[0])<<8 | int(b[1])
-			b = b[2:]
-		} else {
-			b = b[:0]
-		}
-		n = min(n, len(b))
-		c := chunk{side: dissect.Side(ctrl & 1), data: string(b[:n])}
-		if ctrl&2 != 0 {
-			c.skipped = int(ctrl >> 2)
-			if c.skipped == 0 {
-				c.skipped = -1
-			}
-		}
-		out = append(out, c)
-		b = b[n:]
-	}
-	return out
 }
 
 // records frames handshake bytes into handshake records of at most n bytes each.

@@ -1,77 +1,19 @@
 package tls
 
 import (
-	"bytes"
-	"encoding/json"
-	"flag"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// replay runs a capture through a pipeline with the TLS dissector.
-func replay(t testing.TB, path string) ([]*dissect.Entry, dissect.Stats) {
-	t.Helper()
-	return dissecttest.Replay(t, path, dissect.Config{TCP: []dissect.TCPDissector{Dissector}})
-}
-
-// goldenEntry is the JSON form of an entry in testdata/*.golden.json.
-type goldenEntry struct {
-	ID            uint64
-	Index         int
-	Stream        uint64
-	Protocol      string
-	Src, Dst      string
-	Timestamp     string
-	ElapsedMicros int64
-	TLS           *dissect.TLS
-	ErrorType     string `json:",omitempty"`
-	ErrorMessage  string `json:",omitempty"`
-}
-
-func checkGolden(t *testing.T, path string, entries []*dissect.Entry) {
-	t.Helper()
-	var out []goldenEntry
-	for _, e := range entries {
-		out = append(out, goldenEntry{
-			ID: e.ID, Index: e.Index, Stream: uint64(e.Stream), Protocol: e.Protocol,
-			Src: e.Src.String(), Dst: e.Dst.String(),
-			Timestamp:     e.Timestamp.UTC().Format(time.RFC3339Nano),
-			ElapsedMicros: e.Elapsed.Microseconds(), TLS: e.TLS,
-			ErrorType: e.ErrorType, ErrorMessage: e.ErrorMessage,
-		})
-	}
-	got, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (go test -update writes it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
-	}
-}
-
 func TestReplay(t *testing.T) {
-	entries, stats := replay(t, "testdata/tls.pcapng")
-	checkGolden(t, "testdata/tls.golden.json", entries)
+	entries, stats := dissecttest.ReplayTCP(t, "testdata/tls.pcapng", Dissector)
+	dissecttest.CheckGolden(t, "testdata/tls.golden.json", dissecttest.GoldenJSON(t, entries, false))
 	if stats.ProbeGiveUps != 0 || stats.TCPStreams != 11 {
 		t.Errorf("%d TCP streams, %d not recognised", stats.TCPStreams, stats.ProbeGiveUps)
 	}
@@ -149,7 +91,7 @@ func hexVersion(t *testing.T, s string) uint16 {
 // list and cipher suite count, the last ServerHello's version, cipher suite and ALPN,
 // and the plaintext alerts.
 func TestReplayTshark(t *testing.T) {
-	entries, _ := replay(t, "testdata/tls.pcapng")
+	entries, _ := dissecttest.ReplayTCP(t, "testdata/tls.pcapng", Dissector)
 	byStream := map[int]*dissect.Entry{}
 	for _, e := range entries {
 		byStream[int(e.Stream)-1] = e // tcp.stream counts from 0

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-shark/kubectl-shark/pkg/dissect/internal/dissecttest"
 )
 
 // brief renders what a cut may change in an entry: the summary, whether a response is
 // there and its version and cipher, the sizes and the error type.
 func brief(r result) []string {
 	var out []string
-	for _, e := range r.entries {
+	for _, e := range r.Entries {
 		t := e.TLS
 		resp := "-"
 		if t.HasResponse {
@@ -38,11 +40,12 @@ func TestTruncations(t *testing.T) {
 	}
 	const cipher = "TLS_CHACHA20_POLY1305_SHA256"
 
-	tests := []struct {
+	type cuts struct {
 		name     string
 		from, to int // cut after n bytes, from <= n < to (n counts the ClientHello side, then the server's)
 		want     string
-	}{
+	}
+	tests := []cuts{
 		{"inside the ClientHello's headers", 0, hdrs, ""},
 		{"inside the ClientHello", hdrs, len(ch), "ClientHello -> - req=331 resp=0 !truncated"},
 		{"ClientHello complete, inside the ServerHello's headers", len(ch), len(ch) + hdrs, "ClientHello -> - req=331 resp=0 !no_response"},
@@ -52,27 +55,17 @@ func TestTruncations(t *testing.T) {
 		{"inside the ServerHello, after supported_versions", svEnd, len(ch) + shRecord, "ClientHello -> TLS 1.3|" + cipher + " req=331 resp=127 !truncated"},
 		{"ServerHello complete", len(ch) + shRecord, len(ch) + len(sh) + 1, "ClientHello -> TLS 1.3|" + cipher + " req=331 resp=127 !"},
 	}
-	covered := 0
-	for _, tt := range tests {
-		if tt.from != covered {
-			t.Fatalf("table gap before %q: %d..%d", tt.name, covered, tt.from)
+	dissecttest.CheckCuts(t, len(ch)+len(sh), tests, func(tt cuts) (string, int, int) { return tt.name, tt.from, tt.to }, func(tt cuts, n int) {
+		script := []chunk{{Side: A, Data: ch[:min(n, len(ch))]}}
+		if n > len(ch) {
+			script = append(script, chunk{Side: B, Data: sh[:n-len(ch)]})
 		}
-		covered = tt.to
-		for n := tt.from; n < tt.to; n++ {
-			script := []chunk{{A, ch[:min(n, len(ch))], 0}}
-			if n > len(ch) {
-				script = append(script, chunk{B, sh[:n-len(ch)], 0})
-			}
-			r := run(t, script)
-			checkResult(t, r)
-			if got := strings.Join(brief(r), "\n"); got != tt.want {
-				t.Errorf("%s, cut after %d bytes:\n got %q\nwant %q", tt.name, n, got, tt.want)
-			}
+		r := run(t, script)
+		checkResult(t, r)
+		if got := strings.Join(brief(r), "\n"); got != tt.want {
+			t.Errorf("%s, cut after %d bytes:\n got %q\nwant %q", tt.name, n, got, tt.want)
 		}
-	}
-	if covered != len(ch)+len(sh)+1 {
-		t.Fatalf("table covers cuts up to %d of %d", covered, len(ch)+len(sh))
-	}
+	})
 
 	// The alert: incomplete, it is nothing.
 	ch, alert := fixturePair(t, "refused")
@@ -81,7 +74,7 @@ func TestTruncations(t *testing.T) {
 		if n == len(alert) {
 			want = "ClientHello -> - alert=protocol_version req=252 resp=7 !alert"
 		}
-		if got := strings.Join(brief(run(t, []chunk{{A, ch, 0}, {B, alert[:n], 0}})), "\n"); got != want {
+		if got := strings.Join(brief(run(t, []chunk{{Side: A, Data: ch}, {Side: B, Data: alert[:n]}})), "\n"); got != want {
 			t.Errorf("alert cut after %d bytes:\n got %q\nwant %q", n, got, want)
 		}
 	}
@@ -92,33 +85,19 @@ func TestTruncations(t *testing.T) {
 // SNI is either absent or complete. (A HelloRetryRequest cut before the end of its
 // random is taken for a cut ServerHello: the response comes and goes.)
 func TestTruncationsEverywhere(t *testing.T) {
-	for i, script := range captureScripts(t, "tls.pcapng") {
+	for i, script := range dissecttest.CaptureScripts(t, "testdata/tls.pcapng", Dissector) {
 		full := run(t, script)
-		if len(full.entries) != 1 {
-			t.Fatalf("stream %d: %d entries", i, len(full.entries))
+		if len(full.Entries) != 1 {
+			t.Fatalf("stream %d: %d entries", i, len(full.Entries))
 		}
-		sni := full.entries[0].TLS.SNI
-		retry := full.entries[0].TLS.HelloRetry
-		total := 0
-		for _, c := range script {
-			total += len(c.data)
-		}
+		sni := full.Entries[0].TLS.SNI
+		retry := full.Entries[0].TLS.HelloRetry
 		hadReq, hadResp, hadSNI := false, false, false
-		for n := 0; n <= total; n++ {
-			var prefix []chunk
-			left := n
-			for _, c := range script {
-				if left < len(c.data) {
-					prefix = append(prefix, chunk{c.side, c.data[:left], c.skipped})
-					break
-				}
-				prefix = append(prefix, c)
-				left -= len(c.data)
-			}
+		dissecttest.EachPrefix(script, func(n int, prefix []chunk) {
 			r := run(t, prefix)
 			checkResult(t, r)
 			var req, resp, withSNI bool
-			for _, e := range r.entries {
+			for _, e := range r.Entries {
 				req, resp = e.TLS.HasRequest, e.TLS.HasResponse
 				withSNI = e.TLS.SNI != ""
 				if withSNI && e.TLS.SNI != sni {
@@ -130,6 +109,6 @@ func TestTruncationsEverywhere(t *testing.T) {
 					i, n, r.describe(), hadReq, hadResp, hadSNI)
 			}
 			hadReq, hadResp, hadSNI = req, resp, withSNI
-		}
+		})
 	}
 }

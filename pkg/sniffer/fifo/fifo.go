@@ -3,11 +3,14 @@
 // of every packet (.streams, 4 bytes per packet, in packet order) and the entries
 // dissected while the segment was open (.entries, one JSON object per line).
 //
-// The byte cap is a hard promise: after every write, the oldest segments are deleted
-// until the files on disk hold at most BufferSize bytes plus the open segment (which
-// never grows past SegmentSize by more than one packet). On start, Open re-indexes
-// what a previous run left (truncating a torn tail after a crash) and carries on with
-// the next segment number, stream ID and entry ID.
+// The byte cap is a hard promise: after every write, the oldest segments are dropped
+// until the segments held fit in BufferSize (the open segment, which never grows past
+// SegmentSize by more than one packet, is never dropped). A dropped segment's files
+// are deleted by a background goroutine, so that unlinking them does not stall the
+// writer; while one deletion is under way the next is done in line, so the files on
+// disk never exceed the cap by more than one segment. On start, Open re-indexes what a
+// previous run left (truncating a torn tail after a crash) and carries on with the
+// next segment number, stream ID and entry ID.
 //
 // A FIFO is safe for concurrent use: one goroutine writes, any number scan.
 package fifo
@@ -64,6 +67,10 @@ type Resume struct {
 	Packets    uint64
 }
 
+// pcapBuffer is the open segment's write buffer: a 64 KiB GSO packet would otherwise
+// be a write of its own.
+const pcapBuffer = 256 << 10
+
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("fifo closed")
 
@@ -75,7 +82,7 @@ type segment struct {
 	streamsBytes int64
 	entriesBytes int64
 	first, last  time.Time
-	opened       time.Time
+	rotateAt     time.Time // when the segment was opened, plus Config.SegmentAge
 	open         bool
 }
 
@@ -97,8 +104,24 @@ type FIFO struct {
 	entriesF *os.File
 	entriesW *bufio.Writer
 	jsonBuf  []byte
+	sid      [4]byte   // a stream ID being written
+	flushAt  time.Time // packet time of the next flush
 	stats    Stats
 	closed   bool
+
+	nextNum int // number of the next segment
+	// closedBytes caches the size of the closed segments in segs; stale when
+	// closedStale (the list changed).
+	closedBytes int64
+	closedStale bool
+
+	// Background deletion of dropped segments (their numbers), at most one at a
+	// time: deleting says whether one is under way, deletingBytes its size (still
+	// on disk).
+	del           chan int
+	delDone       chan struct{}
+	deleting      bool
+	deletingBytes int64
 }
 
 // Open opens (creating if needed) the FIFO in cfg.Dir, re-indexing existing segments.
@@ -113,12 +136,24 @@ func Open(cfg Config) (*FIFO, Resume, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, res, fmt.Errorf("creating data directory: %w", err)
 	}
-	f := &FIFO{cfg: cfg}
+	f := &FIFO{cfg: cfg, nextNum: 1, closedStale: true, del: make(chan int, 1), delDone: make(chan struct{})}
 	if err := f.reindex(&res); err != nil {
 		return nil, res, err
 	}
+	go f.deleter()
 	f.enforceCap()
 	return f, res, nil
+}
+
+// deleter removes the files of dropped segments until Close.
+func (f *FIFO) deleter() {
+	defer close(f.delDone)
+	for num := range f.del {
+		f.removeSegmentFiles(num)
+		f.mu.Lock()
+		f.deleting, f.deletingBytes = false, 0
+		f.mu.Unlock()
+	}
 }
 
 func (f *FIFO) path(num int, ext string) string {
@@ -142,6 +177,7 @@ func (f *FIFO) reindex(res *Resume) error {
 	sort.Ints(nums)
 	res.NextStream, res.NextEntry = 1, 1
 	for _, num := range nums {
+		f.nextNum = max(f.nextNum, num+1)
 		s, err := f.recoverSegment(num, res)
 		if err != nil {
 			// An unreadable segment is dropped rather than blocking the capture.
@@ -286,7 +322,7 @@ func (f *FIFO) WritePacket(p export.Packet, stream dissect.StreamID) error {
 		return ErrClosed
 	}
 	if f.cur != nil && (f.cur.pcapBytes >= f.cfg.SegmentSize ||
-		(f.cfg.SegmentAge > 0 && p.Timestamp.Sub(f.cur.opened) >= f.cfg.SegmentAge && f.cur.packets > 0)) {
+		(f.cfg.SegmentAge > 0 && !p.Timestamp.Before(f.cur.rotateAt) && f.cur.packets > 0)) {
 		if err := f.rotateLocked(); err != nil {
 			return f.writeFailed(err)
 		}
@@ -299,9 +335,8 @@ func (f *FIFO) WritePacket(p export.Packet, stream dissect.StreamID) error {
 	if err := f.pcapW.WritePacket(p); err != nil {
 		return f.writeFailed(err)
 	}
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(stream))
-	if _, err := f.streamsW.Write(b[:]); err != nil {
+	binary.LittleEndian.PutUint32(f.sid[:], uint32(stream))
+	if _, err := f.streamsW.Write(f.sid[:]); err != nil {
 		return f.writeFailed(err)
 	}
 	s := f.cur
@@ -313,9 +348,19 @@ func (f *FIFO) WritePacket(p export.Packet, stream dissect.StreamID) error {
 	s.last = p.Timestamp
 	// The pcapng writer buffers; count what it will write (exact again at Flush).
 	s.pcapBytes += int64(pcapngOverhead(len(p.Data)))
+	if !p.Timestamp.Before(f.flushAt) {
+		// Bound what a killed process loses to about a second of packets, however
+		// large the buffers.
+		if err := f.flushLocked(); err != nil {
+			return f.writeFailed(err)
+		}
+	}
 	f.enforceCapLocked()
 	return nil
 }
+
+// flushEvery is how often (packet time) WritePacket pushes the buffers to the files.
+const flushEvery = time.Second
 
 // pcapngOverhead approximates an EPB's size for accounting between flushes.
 func pcapngOverhead(n int) int { return 32 + (n+3)&^3 }
@@ -347,11 +392,11 @@ func (f *FIFO) WriteEntry(e *dissect.Entry) error {
 }
 
 func appendJSON(dst []byte, e *dissect.Entry) ([]byte, error) {
-	b, err := json.Marshal(e)
+	n := len(dst)
+	dst, err := appendEntryJSON(dst, e)
 	if err != nil {
-		return dst, err
+		return dst[:n], err
 	}
-	dst = append(dst, b...)
 	return append(dst, '\n'), nil
 }
 
@@ -364,7 +409,7 @@ func (f *FIFO) writeFailed(err error) error {
 		err = fmt.Errorf("disk full (dropping the oldest segment; lower --buffer-size or give the data directory more room): %w", err)
 		f.stats.LastError = err.Error()
 		if len(f.segs) > 0 && !f.segs[0].open {
-			f.dropOldestLocked()
+			f.dropOldestLocked(true)
 		}
 		// The open segment's writers are in an unknown state: start a new one.
 		f.abandonLocked()
@@ -373,10 +418,8 @@ func (f *FIFO) writeFailed(err error) error {
 }
 
 func (f *FIFO) openSegmentLocked(t time.Time) error {
-	num := 1
-	if n := len(f.segs); n > 0 {
-		num = f.segs[n-1].num + 1
-	}
+	num := f.nextNum
+	f.nextNum++
 	pf, err := os.OpenFile(f.path(num, "pcapng"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating segment %d: %w", num, err)
@@ -393,7 +436,7 @@ func (f *FIFO) openSegmentLocked(t time.Time) error {
 		return fmt.Errorf("creating segment %d: %w", num, err)
 	}
 	f.cw = countingWriter{w: pf}
-	w, err := export.NewPcapNGWriter(&f.cw, export.PcapNGOptions{Application: f.cfg.Application})
+	w, err := export.NewPcapNGWriter(&f.cw, export.PcapNGOptions{Application: f.cfg.Application, BufferSize: pcapBuffer})
 	if err == nil {
 		for _, ifc := range f.ifaces {
 			if _, err = w.AddInterface(ifc); err != nil {
@@ -414,8 +457,9 @@ func (f *FIFO) openSegmentLocked(t time.Time) error {
 	f.pcapF, f.pcapW = pf, w
 	f.streamsF, f.streamsW = sf, bufio.NewWriterSize(sf, 16<<10)
 	f.entriesF, f.entriesW = ef, bufio.NewWriterSize(ef, 64<<10)
-	f.cur = &segment{num: num, open: true, opened: t, pcapBytes: f.cw.n}
+	f.cur = &segment{num: num, open: true, rotateAt: t.Add(f.cfg.SegmentAge), pcapBytes: f.cw.n}
 	f.segs = append(f.segs, f.cur)
+	f.closedStale = true
 	return nil
 }
 
@@ -428,6 +472,7 @@ func (f *FIFO) flushLocked() error {
 	var errs []error
 	errs = append(errs, f.pcapW.Flush(), f.streamsW.Flush(), f.entriesW.Flush())
 	f.cur.pcapBytes = f.cw.n
+	f.flushAt = f.cur.last.Add(flushEvery)
 	return errors.Join(errs...)
 }
 
@@ -454,6 +499,7 @@ func (f *FIFO) closeFilesLocked() {
 	f.cur.open = false
 	f.cur = nil
 	f.pcapW, f.streamsW, f.entriesW = nil, nil, nil
+	f.closedStale = true
 }
 
 // abandonLocked closes the open segment without flushing (after a write error).
@@ -471,6 +517,7 @@ func (f *FIFO) abandonLocked() {
 		if s != cur {
 			continue
 		}
+		f.closedStale = true
 		if err != nil || (fixed.packets == 0 && fixed.entries == 0) {
 			f.segs = append(f.segs[:i], f.segs[i+1:]...)
 			f.removeSegmentFiles(cur.num)
@@ -489,19 +536,44 @@ func (f *FIFO) enforceCap() {
 	f.enforceCapLocked()
 }
 
-// enforceCapLocked deletes the oldest closed segments while the total exceeds the cap.
+// enforceCapLocked drops the oldest closed segments while the total exceeds the cap.
 func (f *FIFO) enforceCapLocked() {
-	for f.totalLocked() > f.cfg.BufferSize && len(f.segs) > 0 && !f.segs[0].open {
-		f.dropOldestLocked()
+	for f.heldLocked() > f.cfg.BufferSize && len(f.segs) > 0 && !f.segs[0].open {
+		f.dropOldestLocked(false)
 	}
 }
 
-func (f *FIFO) dropOldestLocked() {
+// heldLocked is totalLocked without walking the segments on every write.
+func (f *FIFO) heldLocked() int64 {
+	if f.closedStale {
+		f.closedBytes = 0
+		for _, s := range f.segs {
+			if !s.open {
+				f.closedBytes += s.size()
+			}
+		}
+		f.closedStale = false
+	}
+	if f.cur != nil {
+		return f.closedBytes + f.cur.size()
+	}
+	return f.closedBytes
+}
+
+// dropOldestLocked drops the oldest segment. Its files are deleted in the
+// background unless now is set (the disk is full) or a deletion is under way.
+func (f *FIFO) dropOldestLocked(now bool) {
 	s := f.segs[0]
 	f.segs = f.segs[1:]
-	f.removeSegmentFiles(s.num)
+	f.closedStale = true
 	f.stats.DroppedSegments++
 	f.stats.DroppedPackets += s.packets
+	if now || f.deleting {
+		f.removeSegmentFiles(s.num)
+		return
+	}
+	f.deleting, f.deletingBytes = true, s.size()
+	f.del <- s.num // never blocks: one at a time
 }
 
 func (f *FIFO) totalLocked() int64 {
@@ -518,7 +590,7 @@ func (f *FIFO) Stats() Stats {
 	defer f.mu.RUnlock()
 	st := f.stats
 	st.Segments = len(f.segs)
-	st.Bytes = f.totalLocked()
+	st.Bytes = f.totalLocked() + f.deletingBytes // a dropped segment is on disk until deleted
 	for _, s := range f.segs {
 		st.Packets += s.packets
 		st.Entries += s.entries
@@ -542,6 +614,11 @@ func (f *FIFO) Close() error {
 	f.closed = true
 	err := f.flushLocked()
 	f.closeFilesLocked()
+	// Let the deleter finish (it takes the lock when done).
+	close(f.del)
+	f.mu.Unlock()
+	<-f.delDone
+	f.mu.Lock()
 	return err
 }
 

@@ -153,3 +153,38 @@ func TestRestartAfterCrash(t *testing.T) {
 	}
 	g.Close()
 }
+
+// Segments are deleted in the background, but the files on disk never exceed the
+// cap by more than one segment, and Stats counts a segment until its files are gone.
+func TestBackgroundDeletionKeepsCap(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, SegmentSize: 256 << 10, BufferSize: 1 << 20}
+	f, _, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.AddInterface(export.Interface{LinkType: layers.LinkTypeEthernet, Name: "eth0", SnapLen: 262144}); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 60000)
+	t0 := time.Unix(1700000000, 0)
+	const segSlack = 256<<10 + 60000 + 4096 // a segment overshoots by up to one packet
+	for i := 0; i < 400; i++ {              // ~24 MB through a 1 MiB FIFO
+		if err := f.WritePacket(export.Packet{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), Data: data, Length: len(data)}, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := dirSize(t, dir); got > cfg.BufferSize+segSlack {
+			t.Fatalf("after packet %d the directory holds %d bytes: cap %d plus one segment exceeded", i, got, cfg.BufferSize)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := f.Stats()
+	if st.DroppedSegments < 70 {
+		t.Errorf("%d segments dropped, want most of them", st.DroppedSegments)
+	}
+	if got := dirSize(t, dir); got != st.Bytes {
+		t.Errorf("after Close the directory holds %d bytes, Stats says %d", got, st.Bytes)
+	}
+}

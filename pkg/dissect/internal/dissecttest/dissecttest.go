@@ -1,6 +1,8 @@
 // Package dissecttest holds what the dissectors' tests share: turning `tcpdump -X`
-// text into bytes, building chunks, and replaying a capture file through a pipeline.
-// It is imported by tests only.
+// text into bytes, building chunks, replaying a capture file through a pipeline,
+// golden files (-update rewrites them), and scripts of chunks to feed a parser whole,
+// cut short, split or re-chunked, or encoded as fuzz input. It is imported by tests
+// only.
 package dissecttest
 
 import (
@@ -113,4 +115,11 @@ func Replay(t testing.TB, path string, cfg dissect.Config) ([]*dissect.Entry, di
 	}
 	p.Flush()
 	return entries, p.Stats()
+}
+
+// ReplayTCP runs a pcap or pcapng file through a pipeline with the TCP dissector d
+// only.
+func ReplayTCP(t testing.TB, path string, d dissect.TCPDissector) ([]*dissect.Entry, dissect.Stats) {
+	t.Helper()
+	return Replay(t, path, dissect.Config{TCP: []dissect.TCPDissector{d}})
 }
