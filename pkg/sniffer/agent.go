@@ -111,7 +111,7 @@ type Agent struct {
 	lastErr  string
 	started  time.Time
 	prevDrop afpacket.Stats // counters of previous handles (stop/start)
-	ifPkts   map[int]uint64 // packets per FIFO interface
+	ifPkts   []uint64       // packets per FIFO interface, by index
 
 	// --tls: the OpenSSL uprobes, the pipeline of their reconstructed plaintext
 	// (sharing stream and entry IDs with pipeline), and its FIFO interface.
@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving the target: %w", err)
 	}
-	a := &Agent{cfg: cfg, log: log, tgt: tgt, ifmap: map[int]int{}, ifPkts: map[int]uint64{}, tlsIface: -1,
+	a := &Agent{cfg: cfg, log: log, tgt: tgt, ifmap: map[int]int{}, tlsIface: -1,
 		state: StateStarting, subs: map[chan *dissect.Entry]struct{}{}, ready: make(chan struct{})}
 	f, res, err := fifo.Open(fifo.Config{Dir: cfg.DataDir, SegmentSize: cfg.SegmentSize, SegmentAge: cfg.SegmentAge,
 		BufferSize: cfg.BufferSize, Application: "kubectl-shark sniffer " + cfg.Version})
@@ -276,6 +276,7 @@ loop:
 			a.log.Info("stopping", "reason", context.Cause(ctx))
 			break loop
 		case now := <-tick.C:
+			a.fifo.Flush() // a quiet capture's last packets reach the disk too
 			a.mu.Lock()
 			a.pipeline.Advance(now)
 			if a.tlsPipeline != nil {
@@ -417,6 +418,7 @@ func (a *Agent) Stop() {
 func (a *Agent) capture(ctx context.Context, h source, done chan struct{}) {
 	defer close(done)
 	var dp dissect.Packet
+	lastKey, idx := -1, 0
 	for {
 		p, err := h.Next(ctx)
 		if err != nil {
@@ -432,13 +434,17 @@ func (a *Agent) capture(ctx context.Context, h source, done chan struct{}) {
 		a.packets.Add(1)
 		a.bytes.Add(uint64(len(p.Data)))
 		a.mu.Lock()
-		idx, err := a.ifaceIndex(h, p.Ifindex, p.LinkType)
-		if err != nil {
-			a.lastErr = err.Error()
-			a.mu.Unlock()
-			continue
+		// Bursts come from one interface: skip the map lookup while it repeats.
+		if key := p.Ifindex<<16 | int(p.LinkType); key != lastKey {
+			i, err := a.ifaceIndex(h, p.Ifindex, p.LinkType)
+			if err != nil {
+				a.lastErr = err.Error()
+				a.mu.Unlock()
+				continue
+			}
+			lastKey, idx = key, i
 		}
-		a.ifPkts[idx]++
+		a.countPacket(idx)
 		dp = dissect.Packet{Timestamp: p.Timestamp, LinkType: layers.LinkType(p.LinkType), Interface: idx, Data: p.Data, Length: p.Length}
 		sid := a.pipeline.Packet(&dp)
 		flags := export.FlagInbound
@@ -451,6 +457,14 @@ func (a *Agent) capture(ctx context.Context, h source, done chan struct{}) {
 		}
 		a.mu.Unlock()
 	}
+}
+
+// countPacket counts a packet of FIFO interface idx. Called with a.mu held.
+func (a *Agent) countPacket(idx int) {
+	for len(a.ifPkts) <= idx {
+		a.ifPkts = append(a.ifPkts, 0)
+	}
+	a.ifPkts[idx]++
 }
 
 // ifaceIndex maps a target ifindex (and link type) to a FIFO interface, declaring it

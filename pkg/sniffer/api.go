@@ -482,6 +482,14 @@ type DissectStatus struct {
 	EvictedFlows uint64 `json:"evictedFlows"`
 }
 
+// packetsOf returns the packets counted on FIFO interface i. Called with a.mu held.
+func (a *Agent) packetsOf(i int) uint64 {
+	if i < len(a.ifPkts) {
+		return a.ifPkts[i]
+	}
+	return 0
+}
+
 // Status reports what the agent is doing and holds.
 func (a *Agent) Status() Status {
 	a.mu.Lock()
@@ -504,7 +512,7 @@ func (a *Agent) Status() Status {
 	st.TLS = a.tlsStatus()
 	ifaces := a.fifo.Interfaces()
 	for i, ifc := range ifaces {
-		st.Interfaces = append(st.Interfaces, StatusInterface{Name: ifc.Name, LinkType: ifc.LinkType.String(), Packets: a.ifPkts[i]})
+		st.Interfaces = append(st.Interfaces, StatusInterface{Name: ifc.Name, LinkType: ifc.LinkType.String(), Packets: a.packetsOf(i)})
 	}
 	a.mu.Unlock()
 	st.Packets, st.Bytes = a.packets.Load(), a.bytes.Load()

@@ -109,7 +109,7 @@ func (a *Agent) captureTLS(ctx context.Context, p *tlsprobe.Probe, done chan str
 			a.mu.Unlock()
 			continue
 		}
-		a.ifPkts[idx]++
+		a.countPacket(idx)
 		dp = dissect.Packet{Timestamp: pkt.Timestamp, LinkType: layers.LinkTypeRaw, Interface: idx, Data: pkt.Data, Length: pkt.Length}
 		sid := a.tlsPipeline.Packet(&dp)
 		flags := export.FlagInbound

@@ -2,11 +2,7 @@ package afpacket_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,53 +10,6 @@ import (
 	st "github.com/kubectl-shark/kubectl-shark/pkg/sniffer/internal/sniffertest"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/target"
 )
-
-// captured is a copied packet.
-type captured struct {
-	afpacket.Packet
-	data []byte
-}
-
-// collect reads packets in the background until one contains marker
-// (included); the returned function waits for and returns copies of them all.
-// Reading runs concurrently with the traffic, as in the agent.
-func collect(t *testing.T, h *afpacket.Handle, marker []byte) func() []captured {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	type result struct {
-		pkts []captured
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer cancel()
-		var pkts []captured
-		for {
-			p, err := h.Next(ctx)
-			if err != nil {
-				done <- result{pkts, err}
-				return
-			}
-			if p.CaptureLength != len(p.Data) || p.Length < p.CaptureLength {
-				done <- result{pkts, fmt.Errorf("packet lengths: capture %d, data %d, wire %d", p.CaptureLength, len(p.Data), p.Length)}
-				return
-			}
-			pkts = append(pkts, captured{p, bytes.Clone(p.Data)})
-			if bytes.Contains(p.Data, marker) {
-				done <- result{pkts, nil}
-				return
-			}
-		}
-	}()
-	return func() []captured {
-		t.Helper()
-		r := <-done
-		if r.err != nil {
-			t.Fatalf("reading packets (after %d): %v; stats %+v", len(r.pkts), r.err, h.Stats())
-		}
-		return r.pkts
-	}
-}
 
 // cutAtMarker returns recs up to and including the first containing marker.
 func cutAtMarker(t *testing.T, recs []st.Record, marker []byte) []st.Record {
@@ -74,13 +23,7 @@ func cutAtMarker(t *testing.T, recs []st.Record, marker []byte) []st.Record {
 	return nil
 }
 
-func newMarker(t *testing.T) []byte {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return []byte("shark-marker-" + hex.EncodeToString(b))
-}
-
-func summarize(t *testing.T, p captured) st.Summary {
+func summarize(t *testing.T, p st.Captured) st.Summary {
 	t.Helper()
 	s := st.Summary{Ifindex: p.Ifindex, PktType: uint8(p.Direction), Protocol: p.Protocol}
 	var hdr int
@@ -94,31 +37,16 @@ func summarize(t *testing.T, p captured) st.Summary {
 	default:
 		t.Fatalf("unexpected link type %v", p.LinkType)
 	}
-	s.Network = string(p.data[hdr:])
+	s.Network = string(p.Bytes[hdr:])
 	s.WireBytes = p.Length - hdr
 	return s
-}
-
-func count[T comparable](xs []T) map[T]int {
-	m := map[T]int{}
-	for _, x := range xs {
-		m[x]++
-	}
-	return m
 }
 
 // traffic makes HTTP requests over the veth pair and over lo in the server's
 // namespace, then sends marker (if any) from the client.
 func traffic(t *testing.T, pair *st.Pair, ngx *st.Nginx, marker []byte) {
 	t.Helper()
-	for _, url := range []string{"http://" + st.ServerIP + "/big", "http://" + st.ServerIP + ":8080/small", "http://" + st.ServerIP + "/big"} {
-		got := pair.Client.Run(t, "curl", "-sS", "--max-time", "20", url)
-		path := url[strings.LastIndex(url, "/"):]
-		if got != string(ngx.Files[path]) {
-			t.Fatalf("curl %s: got %d bytes, want %d", url, len(got), len(ngx.Files[path]))
-		}
-	}
-	pair.Server.Run(t, "curl", "-sS", "--max-time", "20", "-o", "/dev/null", "http://127.0.0.1/big")
+	st.HTTPTraffic(t, pair, ngx)
 	if marker != nil {
 		st.SendUDP(t, pair.Client, st.ServerIP+":9", marker)
 	}
@@ -156,8 +84,8 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 			defer h.Close()
 			ref := st.StartTcpdump(t, pair.Server)
 
-			marker := newMarker(t)
-			wait := collect(t, h, marker)
+			marker := st.NewMarker()
+			wait := st.Collect(t, h, marker)
 			traffic(t, pair, ngx, marker)
 			mine := wait()
 			ref.WaitFor(t, marker, 30*time.Second)
@@ -191,7 +119,7 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 				wantBytes += len(s.Network)
 			}
 			if stats.KernelDrops == 0 && refDrops == 0 {
-				gc, wc := count(got), count(want)
+				gc, wc := st.Count(got), st.Count(want)
 				for s, n := range wc {
 					if gc[s] != n {
 						t.Errorf("packet on if %d type %d proto %#x, %d bytes: tcpdump has %d, we have %d", s.Ifindex, s.PktType, s.Protocol, len(s.Network), n, gc[s])
@@ -208,9 +136,9 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 			}
 			if tc.cooked && stats.KernelDrops == 0 && refDrops == 0 {
 				// Our synthesized SLL2 headers equal libpcap's.
-				gc := count(func() (s []string) {
+				gc := st.Count(func() (s []string) {
 					for _, p := range mine {
-						s = append(s, string(p.data))
+						s = append(s, string(p.Bytes))
 					}
 					return
 				}())
@@ -241,20 +169,7 @@ func TestCaptureMatchesTcpdump(t *testing.T) {
 					t.Errorf("interface %s: link type %v, want %v", ifc.Name, ifc.LinkType, want)
 				}
 			}
-			seen := map[string]int{}
-			for _, p := range mine {
-				ifc, ok := h.Interface(p.Ifindex)
-				if !ok {
-					t.Fatalf("packet from unknown ifindex %d", p.Ifindex)
-				}
-				seen[ifc.Name]++
-				if p.LinkType != ifc.LinkType {
-					t.Errorf("packet on %s has link type %v, interface %v", ifc.Name, p.LinkType, ifc.LinkType)
-				}
-			}
-			if seen["lo"] == 0 || seen[pair.ServerIf] == 0 {
-				t.Errorf("packets per interface %v: want some on lo and %s", seen, pair.ServerIf)
-			}
+			st.CheckInterfaces(t, h, mine, "lo", pair.ServerIf)
 		})
 	}
 }

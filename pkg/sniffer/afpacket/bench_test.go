@@ -1,12 +1,8 @@
 package afpacket_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/afpacket"
 	st "github.com/kubectl-shark/kubectl-shark/pkg/sniffer/internal/sniffertest"
@@ -33,49 +29,15 @@ func BenchmarkNextVethFlood(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			udpSink(b, server, 9999)
-			fd := udpSender(b, client, [4]byte{198, 18, 0, 1}, 9999)
+			st.UDPSink(b, server, 9999)
+			fd := st.UDPSender(b, client, [4]byte{198, 18, 0, 1}, 9999)
 			var ref *st.Tcpdump
 			if withTcpdump {
 				ref = st.StartTcpdump(b, pair.Server, "udp port 9999")
 			}
-			payload := make([]byte, 64)
-
-			ctx, cancel := context.WithTimeout(b.Context(), 5*time.Minute)
-			defer cancel()
-			n := uint64(b.N)
-			var wg sync.WaitGroup
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			wg.Go(func() {
-				for range n {
-					unix.Write(fd, payload)
-				}
-				// Stop reading once every packet is read or counted as dropped.
-				for ctx.Err() == nil {
-					if s := h.Stats(); s.Delivered+s.KernelDrops >= n {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-				cancel()
-			})
-			var got uint64
-			for {
-				if _, err := h.Next(ctx); err != nil {
-					break
-				}
-				got++
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			wg.Wait()
-			s := h.Stats()
-			b.ReportMetric(float64(got)/elapsed.Seconds(), "pkts/s")
-			b.ReportMetric(float64(s.KernelDrops)/float64(n), "drops/pkt")
+			st.BenchFlood(b, h, fd)
 			if ref != nil {
-				b.ReportMetric(float64(ref.Stop(b))/float64(n), "tcpdump-drops/pkt")
+				b.ReportMetric(float64(ref.Stop(b))/float64(b.N), "tcpdump-drops/pkt")
 			}
 		})
 	}
@@ -92,34 +54,9 @@ func BenchmarkNextDrain(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	udpSink(b, ns, 9999)
-	fd := udpSender(b, ns, [4]byte{127, 0, 0, 1}, 9999)
-	payload := make([]byte, 64)
-	const batch = 5000 // well below the ring's capacity even with partly filled blocks
-	ctx := b.Context()
-	b.ReportAllocs()
-	b.ResetTimer()
-	var bytes int64
-	for done := 0; done < b.N; {
-		b.StopTimer()
-		k := min(batch, b.N-done)
-		for range k {
-			unix.Write(fd, payload)
-		}
+	st.UDPSink(b, ns, 9999)
+	fd := st.UDPSender(b, ns, [4]byte{127, 0, 0, 1}, 9999)
+	st.BenchDrain(b, h, fd, func(uint64) {
 		time.Sleep(30 * time.Millisecond) // let the last block retire
-		if s := h.Stats(); s.KernelDrops != 0 {
-			b.Fatalf("ring overflowed while filling: %+v", s)
-		}
-		b.StartTimer()
-		for range k {
-			p, err := h.Next(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			bytes += int64(p.CaptureLength)
-		}
-		done += k
-	}
-	b.StopTimer()
-	b.SetBytes(bytes / int64(b.N))
+	})
 }

@@ -68,8 +68,8 @@ func TestFilter(t *testing.T) {
 	}
 	defer h.Close()
 	ref := st.StartTcpdump(t, pair.Server, "tcp port 80")
-	marker := newMarker(t)
-	wait := collect(t, h, marker)
+	marker := st.NewMarker()
+	wait := st.Collect(t, h, marker)
 
 	for _, url := range []string{"http://" + st.ServerIP + ":8080/small", "http://" + st.ServerIP + "/small"} {
 		pair.Client.Run(t, "curl", "-sS", "-o", "/dev/null", url)
@@ -86,7 +86,7 @@ func TestFilter(t *testing.T) {
 	}
 	recs := cutAtMarker(t, st.ReadPcap(t, ref.File), marker)
 	for _, p := range mine {
-		if proto, sp, dp := ports(p.data); proto != "tcp" || sp != 80 && dp != 80 {
+		if proto, sp, dp := ports(p.Bytes); proto != "tcp" || sp != 80 && dp != 80 {
 			t.Errorf("filter let through %s %d → %d", proto, sp, dp)
 		}
 	}
@@ -101,13 +101,13 @@ func TestFilter(t *testing.T) {
 	if err := h.SetFilter(tcpdumpDD(t, "udp port 9")); err != nil {
 		t.Fatal(err)
 	}
-	marker2 := newMarker(t)
-	wait = collect(t, h, marker2)
+	marker2 := st.NewMarker()
+	wait = st.Collect(t, h, marker2)
 	pair.Client.Run(t, "curl", "-sS", "-o", "/dev/null", "http://"+st.ServerIP+":8080/small")
 	st.SendUDP(t, pair.Client, st.ServerIP+":9", marker2)
 	for _, p := range wait() {
 		// Packets already in the ring passed the old filter.
-		if proto, sp, dp := ports(p.data); !(proto == "udp" && dp == 9) && !(proto == "tcp" && (sp == 80 || dp == 80)) {
+		if proto, sp, dp := ports(p.Bytes); !(proto == "udp" && dp == 9) && !(proto == "tcp" && (sp == 80 || dp == 80)) {
 			t.Errorf("after SetFilter: %s %d → %d", proto, sp, dp)
 		}
 	}
@@ -148,8 +148,8 @@ func TestInterfaces(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close()
-			marker := newMarker(t)
-			wait := collect(t, h, marker)
+			marker := st.NewMarker()
+			wait := st.Collect(t, h, marker)
 			traffic(t, pair, ngx, nil)
 			// The marker must cross a chosen interface.
 			if tc.want[vethIdx] {

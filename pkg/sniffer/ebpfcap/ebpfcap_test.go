@@ -64,9 +64,9 @@ func TestSamePacketsAsAFPacket(t *testing.T) {
 				t.Errorf("KernelFilter() = %v, want %v", h.KernelFilter(), want)
 			}
 
-			marker := newMarker()
-			waitRef := collect(t, ref, marker)
-			waitMine := collect(t, h, marker)
+			marker := st.NewMarker()
+			waitRef := st.Collect(t, ref, marker)
+			waitMine := st.Collect(t, h, marker)
 			traffic(t, pair, ngx, marker)
 			want, got := waitRef(), waitMine()
 			stats, refStats := h.Stats(), ref.Stats()
@@ -83,24 +83,11 @@ func TestSamePacketsAsAFPacket(t *testing.T) {
 				t.Errorf("only %d packets", len(got))
 			}
 
-			seen := map[string]int{}
-			for _, p := range got {
-				ifc, ok := h.Interface(p.Ifindex)
-				if !ok {
-					t.Fatalf("packet from unknown ifindex %d", p.Ifindex)
-				}
-				seen[ifc.Name]++
-				if p.LinkType != ifc.LinkType {
-					t.Errorf("packet on %s has link type %v, interface %v", ifc.Name, p.LinkType, ifc.LinkType)
-				}
-			}
-			if seen["lo"] == 0 || seen[pair.ServerIf] == 0 {
-				t.Errorf("packets per interface %v: want some on lo and %s", seen, pair.ServerIf)
-			}
+			st.CheckInterfaces(t, h, got, "lo", pair.ServerIf)
 			if f != nil {
 				for _, p := range got {
-					if !f.Match(p.data, p.Length) {
-						t.Errorf("the filter let through a packet it rejects: % x", p.data[:min(54, len(p.data))])
+					if !f.Match(p.Bytes, p.Length) {
+						t.Errorf("the filter let through a packet it rejects: % x", p.Bytes[:min(54, len(p.Bytes))])
 						break
 					}
 				}
@@ -146,13 +133,13 @@ func TestLoopbackOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	marker := newMarker()
-	wait := collect(t, h, marker)
+	marker := st.NewMarker()
+	wait := st.Collect(t, h, marker)
 	st.SendUDP(t, netns, "127.0.0.1:9", marker)
 	pkts := wait()
 	n := 0
 	for _, p := range pkts {
-		if bytes.Contains(p.data, marker) {
+		if bytes.Contains(p.Bytes, marker) {
 			n++
 			if p.Direction != afpacket.DirectionHost || p.Protocol != unix.ETH_P_IP || p.LinkType != afpacket.LinkTypeEthernet {
 				t.Errorf("marker packet: %+v", p.Packet)

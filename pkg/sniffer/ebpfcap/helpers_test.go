@@ -1,11 +1,7 @@
 package ebpfcap_test
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -22,64 +18,6 @@ import (
 	st "github.com/kubectl-shark/kubectl-shark/pkg/sniffer/internal/sniffertest"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
 )
-
-// source is what both capture handles offer.
-type source interface {
-	Next(ctx context.Context) (afpacket.Packet, error)
-	Stats() afpacket.Stats
-}
-
-// captured is a copied packet.
-type captured struct {
-	afpacket.Packet
-	data []byte
-}
-
-// collect reads packets in the background until one contains marker
-// (included); the returned function waits for and returns copies of them all.
-func collect(t *testing.T, h source, marker []byte) func() []captured {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	type result struct {
-		pkts []captured
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer cancel()
-		var pkts []captured
-		for {
-			p, err := h.Next(ctx)
-			if err != nil {
-				done <- result{pkts, err}
-				return
-			}
-			if p.CaptureLength != len(p.Data) || p.Length < p.CaptureLength {
-				done <- result{pkts, fmt.Errorf("packet lengths: capture %d, data %d, wire %d", p.CaptureLength, len(p.Data), p.Length)}
-				return
-			}
-			pkts = append(pkts, captured{p, bytes.Clone(p.Data)})
-			if bytes.Contains(p.Data, marker) {
-				done <- result{pkts, nil}
-				return
-			}
-		}
-	}()
-	return func() []captured {
-		t.Helper()
-		r := <-done
-		if r.err != nil {
-			t.Fatalf("reading packets (after %d): %v; stats %+v", len(r.pkts), r.err, h.Stats())
-		}
-		return r.pkts
-	}
-}
-
-func newMarker() []byte {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return []byte("shark-marker-" + hex.EncodeToString(b))
-}
 
 // compile compiles a tcpdump filter for Ethernet (nil for "").
 func compile(t testing.TB, expr string) *capfilter.Filter {
@@ -112,14 +50,7 @@ func sockFilter(f *capfilter.Filter) []unix.SockFilter {
 // test.
 func traffic(t *testing.T, pair *st.Pair, ngx *st.Nginx, marker []byte) {
 	t.Helper()
-	for _, url := range []string{"http://" + st.ServerIP + "/big", "http://" + st.ServerIP + ":8080/small", "http://" + st.ServerIP + "/big"} {
-		got := pair.Client.Run(t, "curl", "-sS", "--max-time", "20", url)
-		path := url[strings.LastIndex(url, "/"):]
-		if got != string(ngx.Files[path]) {
-			t.Fatalf("curl %s: got %d bytes, want %d", url, len(got), len(ngx.Files[path]))
-		}
-	}
-	pair.Server.Run(t, "curl", "-sS", "--max-time", "20", "-o", "/dev/null", "http://127.0.0.1/big")
+	st.HTTPTraffic(t, pair, ngx)
 	ping(t, pair.Client, st.ServerIP, 3)
 	waitTCPQuiet(t, pair.Server)
 	waitTCPQuiet(t, pair.Client)
@@ -201,20 +132,12 @@ type key struct {
 	Data      string
 }
 
-func keyOf(p captured) key {
-	return key{p.Ifindex, p.Direction, p.Protocol, p.LinkType, p.Length, string(p.data)}
-}
-
-func count[T comparable](xs []T) map[T]int {
-	m := map[T]int{}
-	for _, x := range xs {
-		m[x]++
-	}
-	return m
+func keyOf(p st.Captured) key {
+	return key{p.Ifindex, p.Direction, p.Protocol, p.LinkType, p.Length, string(p.Bytes)}
 }
 
 // compare checks that mine and ref hold the same packets, order aside.
-func compare(t *testing.T, mine, ref []captured) {
+func compare(t *testing.T, mine, ref []st.Captured) {
 	t.Helper()
 	var a, b []key
 	for _, p := range mine {
@@ -223,7 +146,7 @@ func compare(t *testing.T, mine, ref []captured) {
 	for _, p := range ref {
 		b = append(b, keyOf(p))
 	}
-	ca, cb := count(a), count(b)
+	ca, cb := st.Count(a), st.Count(b)
 	for k, n := range cb {
 		if ca[k] != n {
 			t.Errorf("packet on if %d %v proto %#x, %d bytes (%d on the wire): AF_PACKET has %d, eBPF %d", k.Ifindex, k.Direction, k.Protocol, len(k.Data), k.Length, n, ca[k])

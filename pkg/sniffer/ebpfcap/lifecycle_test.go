@@ -221,8 +221,8 @@ func TestFollowsNewInterfaces(t *testing.T) {
 			eventually(t, "not attached to "+dev, func() bool {
 				return slices.Contains(ebpfcap.Attached(h), idx) && slices.Contains(ebpfcap.Attached(h), peerIdx)
 			})
-			marker := newMarker()
-			wait := collect(t, h, marker)
+			marker := st.NewMarker()
+			wait := st.Collect(t, h, marker)
 			st.SendUDP(t, ns, "198.19.7.2:9", marker)
 			pkts := wait()
 			p := pkts[len(pkts)-1]

@@ -15,19 +15,6 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
 )
 
-// udpPacket builds an IPv4/UDP packet.
-func udpPacket(t *testing.T, src, dst string, payload []byte) []byte {
-	t.Helper()
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
-	udp := &layers.UDP{SrcPort: 4321, DstPort: 9}
-	udp.SetNetworkLayerForChecksum(ip)
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(payload)); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 // TestLinkTypesSameAsAFPacket captures on tun devices, where TC sees packets
 // from their network header: an ARPHRD_NONE one (raw IP, like WireGuard) and
 // one typed ARPHRD_PPP (LINUX_SLL2), in both directions, with both backends.
@@ -35,50 +22,7 @@ func TestLinkTypesSameAsAFPacket(t *testing.T) {
 	st.RequireRoot(t)
 	ns := st.NewNetns(t)
 	f := ns.Open(t)
-	tuns := []struct {
-		name, local, peer string
-		hatype            uint16
-		want              afpacket.LinkType
-		fd                int
-	}{
-		{"tunraw", "198.18.1.1", "198.18.1.2", unix.ARPHRD_NONE, afpacket.LinkTypeRaw, -1},
-		{"tunppp", "198.18.2.1", "198.18.2.2", unix.ARPHRD_PPP, afpacket.LinkTypeLinuxSLL2, -1},
-	}
-	err := netns.Do(f, func() error {
-		for i := range tuns {
-			fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-			if err != nil {
-				return err
-			}
-			tuns[i].fd = fd
-			ifr, err := unix.NewIfreq(tuns[i].name)
-			if err != nil {
-				return err
-			}
-			ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-			if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-				return err
-			}
-			if tuns[i].hatype != unix.ARPHRD_NONE {
-				if err := unix.IoctlSetInt(fd, unix.TUNSETLINK, int(tuns[i].hatype)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	for _, tun := range tuns {
-		if tun.fd >= 0 {
-			t.Cleanup(func() { unix.Close(tun.fd) })
-		}
-	}
-	if err != nil {
-		t.Fatalf("creating tun devices: %v", err)
-	}
-	for _, tun := range tuns {
-		st.Run(t, "ip", "-n", ns.Name, "addr", "add", tun.local, "peer", tun.peer, "dev", tun.name)
-		st.Run(t, "ip", "-n", ns.Name, "link", "set", tun.name, "up")
-	}
+	tuns := st.NewTuns(t, ns, f)
 
 	for _, legacy := range []bool{false, true} {
 		t.Run(map[bool]string{false: "tcx", true: "clsact"}[legacy], func(t *testing.T) {
@@ -92,30 +36,23 @@ func TestLinkTypesSameAsAFPacket(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close()
-			marker := newMarker()
-			waitRef, waitMine := collect(t, ref, marker), collect(t, h, marker)
-			for _, tun := range tuns {
-				// In: the peer "sends" through the tun fd. Out: a socket sends to the peer.
-				if _, err := unix.Write(tun.fd, udpPacket(t, tun.peer, tun.local, []byte("in via "+tun.name))); err != nil {
-					t.Fatal(err)
-				}
-				st.SendUDP(t, ns, tun.peer+":9", []byte("out via "+tun.name))
-			}
-			st.SendUDP(t, ns, tuns[1].peer+":9", marker)
+			marker := st.NewMarker()
+			waitRef, waitMine := st.Collect(t, ref, marker), st.Collect(t, h, marker)
+			st.TunTraffic(t, ns, tuns, marker)
 			want, got := waitRef(), waitMine()
 			compare(t, got, want)
 			for _, tun := range tuns {
 				n := 0
 				for _, p := range got {
-					if ifc, _ := h.Interface(p.Ifindex); ifc.Name == tun.name {
+					if ifc, _ := h.Interface(p.Ifindex); ifc.Name == tun.Name {
 						n++
-						if p.LinkType != tun.want || ifc.LinkType != tun.want || ifc.HardwareType != tun.hatype {
-							t.Errorf("%s: packet link type %v, interface %+v; want %v", tun.name, p.LinkType, ifc, tun.want)
+						if p.LinkType != tun.Want || ifc.LinkType != tun.Want || ifc.HardwareType != tun.HardwareType {
+							t.Errorf("%s: packet link type %v, interface %+v; want %v", tun.Name, p.LinkType, ifc, tun.Want)
 						}
 					}
 				}
 				if n < 2 {
-					t.Errorf("%d packets on %s", n, tun.name)
+					t.Errorf("%d packets on %s", n, tun.Name)
 				}
 			}
 		})
@@ -159,13 +96,13 @@ func TestVLANTagRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	marker := newMarker()
-	waitRef, waitMine := collect(t, ref, marker), collect(t, h, marker)
+	marker := st.NewMarker()
+	waitRef, waitMine := st.Collect(t, ref, marker), st.Collect(t, h, marker)
 
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeDot1Q}
 	vlan := &layers.Dot1Q{VLANIdentifier: 100, Priority: 3, Type: layers.EthernetTypeIPv4}
 	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, eth, vlan, gopacket.Payload(udpPacket(t, "198.18.3.2", "198.18.3.1", marker))); err != nil {
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{}, eth, vlan, gopacket.Payload(st.UDPPacket(t, "198.18.3.2", "198.18.3.1", marker))); err != nil {
 		t.Fatal(err)
 	}
 	frame := buf.Bytes()
@@ -175,7 +112,7 @@ func TestVLANTagRestored(t *testing.T) {
 	want, got := waitRef(), waitMine()
 	compare(t, got, want)
 	p := got[len(got)-1]
-	if string(p.data) != string(frame) || p.Length != len(frame) || p.Protocol != unix.ETH_P_IP {
-		t.Errorf("captured %+v\n% x\nwant\n% x", p.Packet, p.data, frame)
+	if string(p.Bytes) != string(frame) || p.Length != len(frame) || p.Protocol != unix.ETH_P_IP {
+		t.Errorf("captured %+v\n% x\nwant\n% x", p.Packet, p.Bytes, frame)
 	}
 }

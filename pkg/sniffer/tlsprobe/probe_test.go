@@ -396,22 +396,7 @@ print(r.status, len(r.read()))`
 		t.Fatalf("python printed %q", out)
 	}
 	// 100 KiB sent by one SSL_write_ex call: several ring records.
-	upload := make([]byte, 100<<10)
-	rand.Read(upload)
-	uploadPath := filepath.Join(t.TempDir(), "upload")
-	if err := os.WriteFile(uploadPath, upload, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	py = `import http.client, ssl
-c = http.client.HTTPSConnection("` + sniffertest.ServerIP + `", context=ssl._create_unverified_context())
-c.request("POST", "/upload", body=open("` + uploadPath + `", "rb").read())
-r = c.getresponse()
-r.read()
-print(r.status)
-c.close()`
-	if out := pair.Client.Run(t, "/usr/bin/python3", "-c", py); out != "404\n" {
-		t.Fatalf("python printed %q", out)
-	}
+	upload := postRandom(t, pair.Client, 100<<10)
 
 	c := newCapture()
 	readUntil(t, p, c, func(c *capture) bool { return c.closedConns() == 4 })
@@ -651,22 +636,7 @@ func TestLargeCall(t *testing.T) {
 	sniffertest.StartNginxTLS(t, pair.Server)
 	p := openProbe(t, Config{Netns: pair.Client.Open(t), RingSize: 8 << 20})
 
-	body := make([]byte, 1536<<10)
-	rand.Read(body)
-	path := filepath.Join(t.TempDir(), "upload")
-	if err := os.WriteFile(path, body, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	py := `import http.client, ssl
-c = http.client.HTTPSConnection("` + sniffertest.ServerIP + `", context=ssl._create_unverified_context())
-c.request("POST", "/upload", body=open("` + path + `", "rb").read())
-r = c.getresponse()
-r.read()
-print(r.status)
-c.close()`
-	if out := pair.Client.Run(t, "/usr/bin/python3", "-c", py); out != "404\n" {
-		t.Fatalf("python printed %q", out)
-	}
+	body := postRandom(t, pair.Client, 1536<<10)
 	c := newCapture()
 	readUntil(t, p, c, func(c *capture) bool { return c.closedConns() == 1 })
 
@@ -707,4 +677,28 @@ c.close()`
 		t.Errorf("FIN %d bytes after the last data, want %d", finSeq-next, s.TruncatedBytes)
 	}
 	t.Logf("stats %+v", s)
+}
+
+// postRandom POSTs n random bytes to /upload of ServerIP over HTTPS with
+// Python (the body in one SSL_write_ex call), from inside ns, checks the
+// answer (404), and returns the bytes.
+func postRandom(t *testing.T, ns sniffertest.Netns, n int) []byte {
+	t.Helper()
+	body := make([]byte, n)
+	rand.Read(body)
+	path := filepath.Join(t.TempDir(), "upload")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	py := `import http.client, ssl
+c = http.client.HTTPSConnection("` + sniffertest.ServerIP + `", context=ssl._create_unverified_context())
+c.request("POST", "/upload", body=open("` + path + `", "rb").read())
+r = c.getresponse()
+r.read()
+print(r.status)
+c.close()`
+	if out := ns.Run(t, "/usr/bin/python3", "-c", py); out != "404\n" {
+		t.Fatalf("python printed %q", out)
+	}
+	return body
 }

@@ -1,6 +1,8 @@
 // Package sniffertest builds the real environments that the sniffer's
 // privileged tests capture in: network namespaces joined by veth pairs, nginx,
-// tcpdump as the reference capture, and a private containerd with a container.
+// tcpdump as the reference capture, and a private containerd with a container;
+// and the traffic, packet collection and checks that the tests of both capture
+// backends (AF_PACKET and eBPF) share.
 //
 // Everything is started by the test process, stopped by PID and removed with
 // t.Cleanup. Addresses are from 198.18.0.0/15 and only ever used inside

@@ -24,14 +24,36 @@ type Nginx struct {
 // until it accepts connections.
 func StartNginx(t testing.TB, ns Netns) *Nginx {
 	t.Helper()
-	dir := t.TempDir()
+	return startNginx(t, ns, t.TempDir(), nginxSite{
+		files:  map[string][]byte{"/small": []byte("hello, shark\n")},
+		server: "listen 80;\n\t\tlisten 8080;",
+		addr:   "127.0.0.1:80",
+	})
+}
+
+// nginxSite is what an nginx of startNginx serves.
+type nginxSite struct {
+	files  map[string][]byte // besides /big
+	http   string            // directives for the http block
+	server string            // directives for the server block, listen included
+	addr   string            // where to wait for nginx to accept connections
+}
+
+// startNginx runs nginx in the foreground inside ns, with its files,
+// configuration and logs in dir, serving site's files and /big (200 KiB of
+// random bytes), and waits until it accepts connections on site.addr.
+func startNginx(t testing.TB, ns Netns, dir string, site nginxSite) *Nginx {
+	t.Helper()
 	www := filepath.Join(dir, "www")
 	if err := os.Mkdir(www, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	big := make([]byte, 200<<10)
 	rand.Read(big)
-	files := map[string][]byte{"/small": []byte("hello, shark\n"), "/big": big}
+	files := map[string][]byte{"/big": big}
+	for name, data := range site.files {
+		files[name] = data
+	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(www, name), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -46,6 +68,7 @@ error_log %[1]s/error.log;
 events { worker_connections 64; }
 http {
 	access_log off;
+	%[3]s
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
 	fastcgi_temp_path %[1]s/fastcgi;
@@ -53,19 +76,18 @@ http {
 	scgi_temp_path %[1]s/scgi;
 	default_type application/octet-stream;
 	server {
-		listen 80;
-		listen 8080;
+		%[4]s
 		root %[2]s;
 	}
 }
-`, dir, www)
+`, dir, www, site.http, site.server)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// ip netns exec execs nginx, so the PID is nginx's own.
 	p := Start(t, ns.Command(t.Context(), "nginx", "-c", confPath, "-e", filepath.Join(dir, "error.log")))
-	WaitListening(t, ns, "127.0.0.1:80", p)
+	WaitListening(t, ns, site.addr, p)
 	return &Nginx{Process: p, Files: files}
 }
 
