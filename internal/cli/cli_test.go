@@ -104,10 +104,12 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
-// TestTLSRows checks that both table renderers, the offline one (from entries) and the
-// NDJSON one (from KFL variables), show a TLS handshake alike: the summary and SNI as
-// the request, the version, cipher suite and ALPN (or the alert) as the status.
-func TestTLSRows(t *testing.T) {
+// TestEntryRows checks that a file (entries -r: writeEntries) and a capture (the
+// sniffers' NDJSON, kfl.AppendJSON, through rowWriter) print the same entries as the
+// same table, and what the request and status columns show for each protocol: for TLS
+// the summary and SNI as the request, the version, cipher suite and ALPN (or the alert)
+// as the status; for TCP/UDP records the packets and bytes each way.
+func TestEntryRows(t *testing.T) {
 	hs := &dissect.TLS{Summary: "ClientHello", Version: "TLS 1.2", Cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
 		CipherSuite: 0xc02f, SNI: "shop.example.com", ALPN: "h2", ClientALPN: []string{"h2", "http/1.1"},
 		ClientVersion: "TLS 1.3", CipherSuites: 17, HasRequest: true, HasResponse: true, RequestSize: 517, ResponseSize: 90}
@@ -116,35 +118,102 @@ func TestTLSRows(t *testing.T) {
 	hello := &dissect.TLS{Summary: "ClientHello", Version: "TLS 1.3", ClientVersion: "TLS 1.3", HasRequest: true, RequestSize: 250}
 	serverOnly := &dissect.TLS{Summary: "ServerHello", Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256", CipherSuite: 0x1301,
 		HasResponse: true, ResponseSize: 90}
-	for _, tt := range []struct {
-		tls         *dissect.TLS
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	var entries []*dissect.Entry
+	for i, tt := range []struct {
+		e           dissect.Entry
 		req, status string
 	}{
-		{hs, "ClientHello shop.example.com", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 h2"},
-		{alert, "ClientHello old.example.com", "alert protocol_version"},
-		{hello, "ClientHello", "-"},
-		{serverOnly, "ServerHello", "TLS 1.3 TLS_AES_128_GCM_SHA256"},
+		{dissect.Entry{Protocol: dissect.ProtoHTTP, Transport: dissect.TransportTCP, Elapsed: 1500 * time.Microsecond,
+			HTTP: &dissect.HTTP{Method: "GET", URL: "/a?b=1", Path: "/a", StatusCode: 503, StatusText: "Service Unavailable",
+				HasRequest: true, HasResponse: true}},
+			"GET /a?b=1", "503"},
+		{dissect.Entry{Protocol: dissect.ProtoHTTP, Transport: dissect.TransportTCP,
+			HTTP: &dissect.HTTP{StatusCode: 200, HasResponse: true}},
+			"-", "200"},
+		{dissect.Entry{Protocol: dissect.ProtoDNS, Transport: dissect.TransportUDP, Elapsed: 300 * time.Microsecond,
+			DNS: &dissect.DNS{Questions: []string{"web.svc.test"}, QuestionTypes: []string{"A"}, Answers: []string{"198.19.0.1", "198.19.0.2"},
+				RCodeName: "NOERROR", HasRequest: true, HasResponse: true, RequestLength: 30, ResponseLength: 62}},
+			"A web.svc.test", "NOERROR 198.19.0.1,198.19.0.2"},
+		{dissect.Entry{Protocol: dissect.ProtoDNS, Transport: dissect.TransportUDP,
+			DNS: &dissect.DNS{Questions: []string{"nope.test"}, QuestionTypes: []string{"AAAA"}, RCode: 3, RCodeName: "NXDOMAIN",
+				HasRequest: true, HasResponse: true}},
+			"AAAA nope.test", "NXDOMAIN"},
+		{dissect.Entry{Protocol: dissect.ProtoRedis, Transport: dissect.TransportTCP, Elapsed: 2 * time.Second,
+			Redis: &dissect.Redis{Type: "GET", Command: "GET session:1", Key: "session:1", Reply: "(nil)",
+				HasRequest: true, HasResponse: true, RequestSize: 31, ResponseSize: 5}},
+			"GET session:1", "5 B reply"},
+		{dissect.Entry{Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: hs}, "ClientHello shop.example.com", "TLS 1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 h2"},
+		{dissect.Entry{Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: alert}, "ClientHello old.example.com", "alert protocol_version"},
+		{dissect.Entry{Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: hello}, "ClientHello", "-"},
+		{dissect.Entry{Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: serverOnly}, "ServerHello", "TLS 1.3 TLS_AES_128_GCM_SHA256"},
+		{dissect.Entry{Protocol: dissect.ProtoTCP, Transport: dissect.TransportTCP, LocalIsSrc: true,
+			Conn: &dissect.Conn{State: dissect.ConnClosed, SrcPackets: 10, SrcBytes: 1536, DstPackets: 8, DstBytes: 3 << 20,
+				L7Detected: []string{"HTTP"}, First: t0, Last: t0.Add(time.Second)}},
+			"10 pkts 1.5 KiB ->, 8 pkts 3.0 MiB <-", "closed HTTP"},
+		{dissect.Entry{Protocol: dissect.ProtoUDP, Transport: dissect.TransportUDP, LocalIsSrc: false,
+			Conn: &dissect.Conn{State: dissect.ConnOpen, SrcPackets: 2, SrcBytes: 64, DstPackets: 1, DstBytes: 128}},
+			"1 pkts 128 B ->, 2 pkts 64 B <-", "open"},
 	} {
-		e := &dissect.Entry{ID: 1, Protocol: dissect.ProtoTLS, Transport: dissect.TransportTCP, TLS: tt.tls,
-			Src:       dissect.Endpoint{IP: netip.MustParseAddr("198.18.0.2"), Port: 40000},
-			Dst:       dissect.Endpoint{IP: netip.MustParseAddr("198.18.0.1"), Port: 443},
-			Timestamp: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-		req, status, _, _ := describe(e)
+		e := tt.e
+		e.ID, e.Stream = uint64(i+1), dissect.StreamID(i+1)
+		e.Src = dissect.Endpoint{IP: netip.MustParseAddr("198.18.0.2"), Port: uint16(40000 + i)}
+		e.Dst = dissect.Endpoint{IP: netip.MustParseAddr("2001:db8::1"), Port: 443}
+		e.Timestamp = t0.Add(time.Duration(i) * time.Millisecond)
+		entries = append(entries, &e)
 		var m map[string]any
-		if err := json.Unmarshal(kfl.AppendJSON(nil, &kfl.Record{Entry: e}), &m); err != nil {
+		if err := json.Unmarshal(kfl.AppendJSON(nil, &kfl.Record{Entry: &e}), &m); err != nil {
 			t.Fatal(err)
 		}
-		jreq, jstatus := describeJSON(m)
-		if req != tt.req || status != tt.status || jreq != tt.req || jstatus != tt.status {
-			t.Errorf("%+v:\n offline %q, %q\n NDJSON  %q, %q\n want    %q, %q", tt.tls, req, status, jreq, jstatus, tt.req, tt.status)
+		if req, status := describeJSON(m); req != tt.req || status != tt.status {
+			t.Errorf("%s entry %d: request %q, status %q; want %q, %q", e.Protocol, i, req, status, tt.req, tt.status)
+		}
+	}
+
+	// -o json is the sniffers' NDJSON, one kfl.AppendJSON object a line.
+	var file, want bytes.Buffer
+	if err := writeEntries(&file, entries, "json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		want.Write(kfl.AppendJSON(nil, &kfl.Record{Entry: e}))
+		want.WriteByte('\n')
+	}
+	if file.String() != want.String() {
+		t.Fatalf("-o json:\n%s\nwant the NDJSON of the sniffers:\n%s", file.String(), want.String())
+	}
+	ndjson := want.Bytes()
+
+	for _, output := range []string{"table", "wide"} {
+		file.Reset()
+		if err := writeEntries(&file, entries, output); err != nil {
+			t.Fatal(err)
+		}
+		var capture bytes.Buffer
+		w := &rowWriter{out: &capture, wide: output == "wide"}
+		for line := range bytes.Lines(ndjson) { // as capture.Entries writes them
+			if _, err := w.Write(line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if file.String() != capture.String() {
+			t.Errorf("-o %s: the file and the capture tables differ:\nfile:\n%s\ncapture:\n%s", output, file.String(), capture.String())
+		}
+		if n := strings.Count(file.String(), "\n"); n != len(entries)+1 {
+			t.Errorf("-o %s: %d lines, want a header and %d rows:\n%s", output, n, len(entries), file.String())
+		}
+		for _, s := range []string{"[2001:db8::1]:443", "1.50ms", "2.000s", "A web.svc.test", "closed HTTP", "ClientHello old.example.com"} {
+			if !strings.Contains(file.String(), s) {
+				t.Errorf("-o %s lacks %q:\n%s", output, s, file.String())
+			}
 		}
 	}
 }
 
 // TestEntriesTLS lists the TLS handshakes of the tls package's capture with the
-// filter users type.
+// filter users type, in the wide table (the narrow one truncates the status column).
 func TestEntriesTLS(t *testing.T) {
-	out, stderr, code := run(t, "entries", "-r", "../../pkg/dissect/tls/testdata/tls.pcapng", "--kfl", `tls && tls_summary == "ClientHello"`)
+	out, stderr, code := run(t, "entries", "-r", "../../pkg/dissect/tls/testdata/tls.pcapng", "--kfl", `tls && tls_summary == "ClientHello"`, "-o", "wide")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

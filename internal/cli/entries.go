@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,21 +126,12 @@ func (o *EntriesOptions) Run(cmd *cobra.Command) error {
 	}
 	entries, res, err := offline.Entries(cmd.Context(), offline.Input{Path: o.File, Stdin: o.streams.In}, protocols.Config(), o.filter)
 	w := bufio.NewWriterSize(o.streams.Out, 64<<10)
-	switch o.Output {
-	case "json":
-		var buf []byte
-		rec := &kfl.Record{}
-		for _, e := range entries {
-			rec.Entry = e
-			buf = kfl.AppendJSON(buf[:0], rec)
-			buf = append(buf, '\n')
-			w.Write(buf)
-		}
-	default:
-		printEntryTable(w, entries, o.Output == "wide")
+	werr := writeEntries(w, entries, o.Output)
+	if ferr := w.Flush(); werr == nil {
+		werr = ferr
 	}
-	if ferr := w.Flush(); ferr != nil && err == nil {
-		err = ferr
+	if werr != nil && err == nil {
+		err = werr
 	}
 	if !o.Quiet {
 		fmt.Fprintf(o.streams.ErrOut, "%d of %d entries matched (%d packets, %d streams)\n", res.Matched, res.Entries, res.Packets, res.Streams)
@@ -169,10 +157,7 @@ func (o *EntriesOptions) runCapture(cmd *cobra.Command) error {
 	if _, err := capture.Reconcile(ctx, c, ns, o.name, warn); err != nil && errors.Is(err, capture.ErrNoCapture) {
 		return err
 	}
-	var out io.Writer = o.streams.Out
-	if o.Output != "json" {
-		out = &rowWriter{out: o.streams.Out, wide: o.Output == "wide"}
-	}
+	out := entryWriter(o.streams.Out, o.Output)
 	q := capture.Query{KFL: o.KFL, Since: o.Since, Follow: o.Follow, Limit: o.Limit}
 	if o.Follow {
 		go capture.Heartbeat(ctx, c, ns, o.name, 15*time.Second)
@@ -180,140 +165,29 @@ func (o *EntriesOptions) runCapture(cmd *cobra.Command) error {
 	return capture.Entries(ctx, c, ns, o.name, q, out, warn)
 }
 
-func printEntryTable(out io.Writer, entries []*dissect.Entry, wide bool) {
-	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	if wide {
-		fmt.Fprintln(tw, "ID\tSTREAM\tTIME\tPROTO\tSRC\tDST\tREQUEST\tSTATUS\tELAPSED\tREQ-SIZE\tRESP-SIZE")
-	} else {
-		fmt.Fprintln(tw, "TIME\tPROTO\tSRC\tDST\tREQUEST\tSTATUS\tELAPSED")
-	}
+// writeEntries prints entries as NDJSON, encoded by kfl.AppendJSON as the sniffers
+// encode what they serve, and for the table outputs renders that NDJSON with the
+// rowWriter of captures: a file and a capture show the same entries alike.
+func writeEntries(out io.Writer, entries []*dissect.Entry, output string) error {
+	out = entryWriter(out, output)
+	var buf []byte
+	rec := &kfl.Record{}
 	for _, e := range entries {
-		req, status, reqSize, respSize := describe(e)
-		elapsed := "-"
-		if e.Elapsed > 0 {
-			elapsed = formatElapsed(e.Elapsed)
-		}
-		ts := e.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z")
-		req, status = printable(req), printable(status)
-		if wide {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Stream, ts, e.Protocol, e.Src, e.Dst, req, status, elapsed, reqSize, respSize)
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts, e.Protocol, e.Src, e.Dst, truncate(req, 60), truncate(status, 30), elapsed)
+		rec.Entry = e
+		buf = kfl.AppendJSON(buf[:0], rec)
+		buf = append(buf, '\n')
+		if _, err := out.Write(buf); err != nil {
+			return err
 		}
 	}
-	tw.Flush()
+	return nil
 }
 
-// describe renders an entry's request, status and sizes for tables.
-func describe(e *dissect.Entry) (req, status, reqSize, respSize string) {
-	size := func(has bool, n int) string {
-		if !has {
-			return "-"
-		}
-		return strconv.Itoa(n)
+// entryWriter returns where to write NDJSON entries for an output format: out itself
+// for json, else a rowWriter printing them as table rows to out.
+func entryWriter(out io.Writer, output string) io.Writer {
+	if output == "json" {
+		return out
 	}
-	switch {
-	case e.HTTP != nil:
-		h := e.HTTP
-		req, status = "-", "-"
-		if h.HasRequest {
-			req = h.Method + " " + h.URL
-		}
-		if h.HasResponse {
-			status = strings.TrimSpace(strconv.Itoa(h.StatusCode) + " " + h.StatusText)
-		}
-		return req, status, size(h.HasRequest, h.Request.HeadersSize+h.Request.BodySize), size(h.HasResponse, h.Response.HeadersSize+h.Response.BodySize)
-	case e.DNS != nil:
-		d := e.DNS
-		var qs []string
-		for i, q := range d.Questions {
-			t := ""
-			if i < len(d.QuestionTypes) {
-				t = d.QuestionTypes[i] + " "
-			}
-			qs = append(qs, t+q)
-		}
-		req, status = strings.Join(qs, ", "), "-"
-		if d.HasResponse {
-			status = d.RCodeName
-			if len(d.Answers) > 0 {
-				status += " " + strings.Join(d.Answers, ",")
-			}
-		}
-		return req, status, size(d.HasRequest, d.RequestLength), size(d.HasResponse, d.ResponseLength)
-	case e.Redis != nil:
-		r := e.Redis
-		req, status = "-", "-"
-		if r.HasRequest {
-			req = r.Command
-		}
-		if r.HasResponse {
-			status = r.Reply
-		}
-		return req, status, size(r.HasRequest, r.RequestSize), size(r.HasResponse, r.ResponseSize)
-	case e.TLS != nil:
-		t := e.TLS
-		req, status = t.Summary, "-"
-		if t.SNI != "" {
-			req += " " + t.SNI
-		}
-		switch {
-		case t.HasResponse:
-			status = strings.Join(nonEmpty(t.Version, t.Cipher, t.ALPN), " ")
-		case t.Alert != "":
-			status = "alert " + t.Alert
-		}
-		return req, status, size(t.HasRequest, t.RequestSize), size(t.HasResponse || t.Alert != "", t.ResponseSize)
-	case e.Conn != nil:
-		c := e.Conn
-		req = fmt.Sprintf("%d pkts %s ->, %d pkts %s <-", c.SrcPackets, formatBytes(c.SrcBytes), c.DstPackets, formatBytes(c.DstBytes))
-		status = string(c.State)
-		if len(c.L7Detected) > 0 {
-			status += " " + strings.Join(c.L7Detected, ",")
-		}
-		return req, status, strconv.FormatUint(c.SrcBytes, 10), strconv.FormatUint(c.DstBytes, 10)
-	}
-	return "-", "-", "-", "-"
-}
-
-// nonEmpty returns the non-empty strings of ss.
-func nonEmpty(ss ...string) []string {
-	out := ss[:0:0]
-	for _, s := range ss {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func formatElapsed(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
-	case d < time.Second:
-		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
-}
-
-func formatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatUint(n, 10) + " B"
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return &rowWriter{out: out, wide: output == "wide"}
 }

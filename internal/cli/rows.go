@@ -128,7 +128,8 @@ func describeJSON(m map[string]any) (req, status string) {
 		req, status = describeTLS(m)
 	default:
 		if b, _ := m["conn"].(bool); b {
-			req = fmt.Sprintf("%d pkts -> %d pkts <-", num(m["conn_local_pkts"])+0, num(m["conn_remote_pkts"]))
+			req = fmt.Sprintf("%d pkts %s ->, %d pkts %s <-", num(m["conn_local_pkts"]), formatBytes(num(m["conn_local_bytes"])),
+				num(m["conn_remote_pkts"]), formatBytes(num(m["conn_remote_bytes"])))
 			status = str(m["conn_state"])
 			if l := list(m["conn_l7_detected"]); len(l) > 0 {
 				status += " " + strings.Join(l, ",")
@@ -208,4 +209,46 @@ func printable(s string) string {
 	}
 	q := strconv.QuoteToGraphic(s)
 	return q[1 : len(q)-1]
+}
+
+// nonEmpty returns the non-empty strings of ss.
+func nonEmpty(ss ...string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func formatElapsed(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+}
+
+func formatBytes(n int) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.Itoa(n) + " B"
+	}
+	div, exp := unit, 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
