@@ -2,10 +2,12 @@
 // files: the `-r FILE` mode of `entries` and `export`. It is the same code path the
 // sniffer runs live, fed from a file instead of a socket.
 //
-// Export is two passes over the file: the first dissects every packet, remembers the
-// stream of each packet (4 bytes per packet) and which streams hold a matching entry;
-// the second writes the packets of those streams. Non-seekable input (a pipe) is
-// spooled to a temporary file first.
+// Export with a KFL filter is two passes over the file: the first dissects every
+// packet, remembers the stream of each packet (4 bytes per packet) and which streams
+// hold a matching entry; the second writes the packets of those streams. Non-seekable
+// input (a pipe) is spooled to a temporary file first. Without a filter every packet
+// is written, so Export makes one pass and dissects nothing: streams are only numbered
+// (dissect.StreamCounter) for the summary's count.
 package offline
 
 import (
@@ -102,6 +104,11 @@ type ExportOptions struct {
 // Export writes to w every packet of each TCP/UDP stream that holds at least one entry
 // matching opts.Filter (every packet of the file when Filter is nil), in file order,
 // restricted by opts.BPF. The input's interfaces are preserved in pcapng output.
+//
+// When Filter is nil nothing is dissected: Result.Entries and Result.Pipeline stay
+// zero, and Result.Streams (the summary's stream count) comes from a
+// dissect.StreamCounter, which numbers streams as the pipeline does save in unusual
+// cases (see its documentation).
 func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOptions, w io.Writer) (_ export.Summary, _ Result, err error) {
 	defer catchFault(in, &err, debug.SetPanicOnFault(true))
 	var res Result
@@ -120,15 +127,29 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 		}
 	}
 
+	if opts.Filter == nil {
+		// Every packet: one pass, no dissection.
+		sc := dissect.NewStreamCounter()
+		sum, err = write(ctx, f, func(_ int, pkt export.Packet, lt layers.LinkType) uint32 {
+			res.Packets++
+			if res.First.IsZero() || pkt.Timestamp.Before(res.First) {
+				res.First = pkt.Timestamp
+			}
+			if pkt.Timestamp.After(res.Last) {
+				res.Last = pkt.Timestamp
+			}
+			return uint32(sc.Packet(lt, pkt.Timestamp, pkt.Data))
+		}, nil, opts, w)
+		res.Streams = sum.Streams
+		return sum, res, err
+	}
+
 	// Pass 1: dissect, record each packet's stream, collect matching streams.
 	matched := map[dissect.StreamID]bool{}
 	var streamOf []uint32
 	rec := &kfl.Record{}
 	p := dissect.New(cfg, func(e *dissect.Entry) {
 		res.Entries++
-		if opts.Filter == nil {
-			return
-		}
 		rec.Entry = e
 		ok, err := opts.Filter.Match(rec)
 		if err != nil {
@@ -151,10 +172,12 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return sum, res, fmt.Errorf("rewinding %s: %w", in.Path, err)
 	}
-	if opts.Filter == nil {
-		matched = nil // every packet
-	}
-	sum, err = write(ctx, f, streamOf, matched, opts, w)
+	sum, err = write(ctx, f, func(i int, _ export.Packet, _ layers.LinkType) uint32 {
+		if i < len(streamOf) {
+			return streamOf[i]
+		}
+		return 0
+	}, matched, opts, w)
 	res.Streams = sum.Streams
 	if err != nil {
 		return sum, res, err
@@ -162,9 +185,11 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 	return sum, res, readErr
 }
 
-// write is the second pass: copy to w the packets whose stream is in matched (every
-// packet when matched is nil).
-func write(ctx context.Context, f io.Reader, streamOf []uint32, matched map[dissect.StreamID]bool, opts ExportOptions, w io.Writer) (export.Summary, error) {
+// write copies to w the packets whose stream is in matched (every packet when matched
+// is nil). streamOf is called with every packet read, in file order (i counts from 0;
+// lt is the packet's link type, LinkTypeNull when its interface is unknown), and
+// returns its stream (0: none); the summary counts the streams of the packets written.
+func write(ctx context.Context, f io.Reader, streamOf func(i int, pkt export.Packet, lt layers.LinkType) uint32, matched map[dissect.StreamID]bool, opts ExportOptions, w io.Writer) (export.Summary, error) {
 	var sum export.Summary
 	r, err := openReader(f)
 	if err != nil {
@@ -190,14 +215,15 @@ func write(ctx context.Context, f io.Reader, streamOf []uint32, matched map[diss
 		}
 		i := idx
 		idx++
-		var sid uint32
-		if i < len(streamOf) {
-			sid = streamOf[i]
+		ifaces := r.Interfaces()
+		lt := layers.LinkTypeNull
+		if pkt.Interface >= 0 && pkt.Interface < len(ifaces) {
+			lt = ifaces[pkt.Interface].LinkType
 		}
+		sid := streamOf(i, pkt, lt)
 		if matched != nil && !matched[dissect.StreamID(sid)] {
 			continue
 		}
-		ifaces := r.Interfaces()
 		if pkt.Interface < 0 || pkt.Interface >= len(ifaces) {
 			return sum, fmt.Errorf("packet %d refers to interface %d, but the file declares %d", i+1, pkt.Interface, len(ifaces))
 		}
