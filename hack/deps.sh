@@ -12,7 +12,7 @@ declare -A PKGS=(
   [dnsmasq]=dnsmasq-base [dig]=dnsutils
   [containerd]=containerd [runc]=runc [ctr]=containerd
   [clang]=clang [llvm-strip]=llvm [bpftool]=bpftool
-  [openssl]=openssl
+  [openssl]=openssl [python3]=python3 [capsh]=libcap2-bin [setpriv]=util-linux [tc]=iproute2
 )
 missing=()
 for cmd in "${!PKGS[@]}"; do
