@@ -59,8 +59,8 @@ lint: imports-check tidy-check verify-docs
 
 # pkg/dissect, pkg/kfl and pkg/export must never depend on Kubernetes code.
 imports-check:
-	@bad=$$($(GO) list -deps ./pkg/dissect/... ./pkg/kfl/... ./pkg/export/... ./pkg/capfilter/... | grep -E '^(k8s\.io|sigs\.k8s\.io)/' || true); \
-	if [ -n "$$bad" ]; then echo "pkg/dissect, pkg/kfl, pkg/export must not import Kubernetes packages:"; echo "$$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./pkg/dissect/... ./pkg/kfl/... ./pkg/export/... ./pkg/capfilter/... ./pkg/streamsel/... | grep -E '^(k8s\.io|sigs\.k8s\.io)/' || true); \
+	if [ -n "$$bad" ]; then echo "pkg/dissect, pkg/kfl, pkg/export, pkg/capfilter, pkg/streamsel must not import Kubernetes packages:"; echo "$$bad"; exit 1; fi
 	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./pkg/... | grep -E 'spf13/(cobra|pflag)' || true); \
 	if [ -n "$$bad" ]; then echo "pkg/... must not import cobra or pflag:"; echo "$$bad"; exit 1; fi
 

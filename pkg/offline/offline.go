@@ -22,10 +22,10 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
+	"github.com/kubectl-shark/kubectl-shark/pkg/streamsel"
 )
 
 // Input is a capture file to analyse.
@@ -121,10 +121,8 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 
 	// Compile the BPF filter early so a bad expression fails before any work. It is
 	// compiled again per link type once the interfaces are known.
-	if opts.BPF != "" {
-		if _, err := capfilter.Compile(opts.BPF, layers.LinkTypeEthernet, 262144); err != nil {
-			return sum, res, err
-		}
+	if err := streamsel.CheckBPF(opts.BPF); err != nil {
+		return sum, res, err
 	}
 
 	if opts.Filter == nil {
@@ -145,7 +143,7 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 	}
 
 	// Pass 1: dissect, record each packet's stream, collect matching streams.
-	matched := map[dissect.StreamID]bool{}
+	matched := streamsel.NewSet()
 	var streamOf []uint32
 	rec := &kfl.Record{}
 	p := dissect.New(cfg, func(e *dissect.Entry) {
@@ -157,9 +155,7 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 		}
 		if ok {
 			res.Matched++
-			if e.Stream != 0 {
-				matched[e.Stream] = true
-			}
+			matched.Add(e.Stream)
 		}
 	})
 	readErr := feed(ctx, f, p, &res, func(id dissect.StreamID) { streamOf = append(streamOf, uint32(id)) })
@@ -185,11 +181,12 @@ func Export(ctx context.Context, in Input, cfg dissect.Config, opts ExportOption
 	return sum, res, readErr
 }
 
-// write copies to w the packets whose stream is in matched (every packet when matched
-// is nil). streamOf is called with every packet read, in file order (i counts from 0;
-// lt is the packet's link type, LinkTypeNull when its interface is unknown), and
-// returns its stream (0: none); the summary counts the streams of the packets written.
-func write(ctx context.Context, f io.Reader, streamOf func(i int, pkt export.Packet, lt layers.LinkType) uint32, matched map[dissect.StreamID]bool, opts ExportOptions, w io.Writer) (export.Summary, error) {
+// write copies to w the packets whose stream is in matched (every stream when matched
+// is nil) and that pass opts.BPF. streamOf is called with every packet read, in file
+// order (i counts from 0; lt is the packet's link type, LinkTypeNull when its interface
+// is unknown), and returns its stream (0: none); the summary counts the streams of the
+// packets written.
+func write(ctx context.Context, f io.Reader, streamOf func(i int, pkt export.Packet, lt layers.LinkType) uint32, matched *streamsel.Set, opts ExportOptions, w io.Writer) (export.Summary, error) {
 	var sum export.Summary
 	r, err := openReader(f)
 	if err != nil {
@@ -197,7 +194,7 @@ func write(ctx context.Context, f io.Reader, streamOf func(i int, pkt export.Pac
 	}
 	defer r.Close()
 	var out *packetWriter
-	filters := map[int]*capfilter.Filter{}
+	bpf := streamsel.NewBPF(opts.BPF)
 	streams := map[uint32]bool{}
 	var idx int
 	var readErr error
@@ -221,24 +218,18 @@ func write(ctx context.Context, f io.Reader, streamOf func(i int, pkt export.Pac
 			lt = ifaces[pkt.Interface].LinkType
 		}
 		sid := streamOf(i, pkt, lt)
-		if matched != nil && !matched[dissect.StreamID(sid)] {
+		if !matched.Has(dissect.StreamID(sid)) {
 			continue
 		}
 		if pkt.Interface < 0 || pkt.Interface >= len(ifaces) {
 			return sum, fmt.Errorf("packet %d refers to interface %d, but the file declares %d", i+1, pkt.Interface, len(ifaces))
 		}
-		if opts.BPF != "" {
-			flt, ok := filters[pkt.Interface]
-			if !ok {
-				flt, err = capfilter.Compile(opts.BPF, ifaces[pkt.Interface].LinkType, 262144)
-				if err != nil {
-					return sum, fmt.Errorf("compiling the BPF filter for interface %d (%s): %w", pkt.Interface, ifaces[pkt.Interface].LinkType, err)
-				}
-				filters[pkt.Interface] = flt
-			}
-			if !flt.Match(pkt.Data, pkt.Length) {
-				continue
-			}
+		ok, err := bpf.Match(lt, pkt.Data, pkt.Length)
+		if err != nil {
+			return sum, fmt.Errorf("compiling the BPF filter for interface %d (%s): %w", pkt.Interface, lt, err)
+		}
+		if !ok {
+			continue
 		}
 		if out == nil {
 			out, err = newPacketWriter(opts, w, ifaces)

@@ -15,11 +15,11 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
 	"github.com/kubectl-shark/kubectl-shark/pkg/dissect"
 	"github.com/kubectl-shark/kubectl-shark/pkg/export"
 	"github.com/kubectl-shark/kubectl-shark/pkg/kfl"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/wire"
+	"github.com/kubectl-shark/kubectl-shark/pkg/streamsel"
 )
 
 // Query selects entries or packets; it is the body of the agent's POST /entries and
@@ -32,7 +32,7 @@ type parsed struct {
 	since, until time.Time
 	limit        int
 	follow       bool
-	bpf          string
+	bpf          *streamsel.BPF // nil: every packet
 	rec          kfl.Record
 	names        map[netip.Addr][]string
 }
@@ -77,7 +77,7 @@ func (a *Agent) parseQuery(r *http.Request) (*parsed, error) {
 	default:
 		return nil, badRequest{fmt.Errorf("method %s not allowed: use GET or POST", r.Method)}
 	}
-	p := &parsed{limit: q.Limit, follow: q.Follow, bpf: q.BPF}
+	p := &parsed{limit: q.Limit, follow: q.Follow}
 	f, err := kfl.Compile(q.KFL)
 	if err != nil {
 		return nil, badRequest{err}
@@ -90,11 +90,10 @@ func (a *Agent) parseQuery(r *http.Request) (*parsed, error) {
 	if p.until, err = parseTime(q.Until, now); err != nil {
 		return nil, badRequest{fmt.Errorf("until: %w", err)}
 	}
-	if q.BPF != "" {
-		if _, err := capfilter.Compile(q.BPF, layers.LinkTypeEthernet, 262144); err != nil {
-			return nil, badRequest{err}
-		}
+	if err := streamsel.CheckBPF(q.BPF); err != nil {
+		return nil, badRequest{err}
 	}
+	p.bpf = streamsel.NewBPF(q.BPF)
 	p.rec.Node, p.rec.NodeIP = q.Node, q.NodeIP
 	if p.rec.Node == "" {
 		p.rec.Node = a.cfg.Node
@@ -317,17 +316,17 @@ func (a *Agent) servePcap(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	var streams map[dissect.StreamID]bool
+	var streams *streamsel.Set // nil: every stream
 	if !q.filter.MatchesAll() {
-		streams = map[dissect.StreamID]bool{}
+		streams = streamsel.NewSet()
 		rec := q.rec
 		err := a.fifo.ScanEntries(func(e *dissect.Entry) error {
-			if e.Stream == 0 || streams[e.Stream] {
+			if e.Stream == 0 || streams.Has(e.Stream) {
 				return nil
 			}
 			rec.Entry = e
 			if ok, _ := q.filter.MatchContext(r.Context(), &rec); ok {
-				streams[e.Stream] = true
+				streams.Add(e.Stream)
 			}
 			return r.Context().Err()
 		})
@@ -350,28 +349,17 @@ func (a *Agent) servePcap(w http.ResponseWriter, r *http.Request) {
 		lt   layers.LinkType
 	}
 	outIdx := map[ifKey]int{}
-	filters := map[layers.LinkType]*capfilter.Filter{}
 	var written int
 	err = a.fifo.ScanPackets(func(p export.Packet, ifaces []export.Interface, stream dissect.StreamID) error {
-		if streams != nil && !streams[stream] {
+		if !streams.Has(stream) {
 			return nil
 		}
 		if !q.inWindow(p.Timestamp) {
 			return nil
 		}
 		ifc := ifaces[p.Interface]
-		if q.bpf != "" {
-			f, ok := filters[ifc.LinkType]
-			if !ok {
-				var err error
-				if f, err = capfilter.Compile(q.bpf, ifc.LinkType, 262144); err != nil {
-					return err
-				}
-				filters[ifc.LinkType] = f
-			}
-			if !f.Match(p.Data, p.Length) {
-				return nil
-			}
+		if ok, err := q.bpf.Match(ifc.LinkType, p.Data, p.Length); !ok {
+			return err
 		}
 		k := ifKey{ifc.Name, ifc.LinkType}
 		idx, ok := outIdx[k]
