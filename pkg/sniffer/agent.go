@@ -446,16 +446,22 @@ func (a *Agent) capture(ctx context.Context, h source, done chan struct{}) {
 		}
 		a.countPacket(idx)
 		dp = dissect.Packet{Timestamp: p.Timestamp, LinkType: layers.LinkType(p.LinkType), Interface: idx, Data: p.Data, Length: p.Length}
-		sid := a.pipeline.Packet(&dp)
-		flags := export.FlagInbound
-		if !p.Direction.Inbound() {
-			flags = export.FlagOutbound
-		}
-		if err := a.fifo.WritePacket(export.Packet{Timestamp: p.Timestamp, Interface: idx, CaptureLength: len(p.Data),
-			Length: p.Length, Data: p.Data, Flags: flags}, sid); err != nil {
-			a.lastErr = err.Error()
-		}
+		a.store(a.pipeline, &dp, !p.Direction.Inbound())
 		a.mu.Unlock()
+	}
+}
+
+// store dissects a packet in pl and writes it into the FIFO with the stream ID the
+// pipeline gave it. Called with a.mu held; dp.Data is not kept.
+func (a *Agent) store(pl *dissect.Pipeline, dp *dissect.Packet, outbound bool) {
+	sid := pl.Packet(dp)
+	flags := export.FlagInbound
+	if outbound {
+		flags = export.FlagOutbound
+	}
+	if err := a.fifo.WritePacket(export.Packet{Timestamp: dp.Timestamp, Interface: dp.Interface, CaptureLength: len(dp.Data),
+		Length: dp.Length, Data: dp.Data, Flags: flags}, sid); err != nil {
+		a.lastErr = err.Error()
 	}
 }
 

@@ -111,15 +111,7 @@ func (a *Agent) captureTLS(ctx context.Context, p *tlsprobe.Probe, done chan str
 		}
 		a.countPacket(idx)
 		dp = dissect.Packet{Timestamp: pkt.Timestamp, LinkType: layers.LinkTypeRaw, Interface: idx, Data: pkt.Data, Length: pkt.Length}
-		sid := a.tlsPipeline.Packet(&dp)
-		flags := export.FlagInbound
-		if pkt.Outbound {
-			flags = export.FlagOutbound
-		}
-		if err := a.fifo.WritePacket(export.Packet{Timestamp: pkt.Timestamp, Interface: idx, CaptureLength: len(pkt.Data),
-			Length: pkt.Length, Data: pkt.Data, Flags: flags}, sid); err != nil {
-			a.lastErr = err.Error()
-		}
+		a.store(a.tlsPipeline, &dp, pkt.Outbound)
 		a.mu.Unlock()
 	}
 }

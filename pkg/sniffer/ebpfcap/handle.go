@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-shark/kubectl-shark/bpf"
 	"github.com/kubectl-shark/kubectl-shark/pkg/capfilter"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/afpacket"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/internal/monoclock"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
 )
 
@@ -211,7 +212,7 @@ func Open(ns *os.File, cfg Config) (_ *Handle, err error) {
 	if err != nil {
 		return nil, err
 	}
-	h.measureClock()
+	h.offset, h.offsetAt = monoclock.Offset()
 
 	h.attMu.Lock()
 	err = h.sync()
@@ -346,18 +347,6 @@ func (h *Handle) watch() {
 	}
 }
 
-// measureClock measures the offset from CLOCK_MONOTONIC (the programs'
-// bpf_ktime_get_ns) to the wall clock.
-func (h *Handle) measureClock() {
-	var m1, r, m2 unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m1)
-	unix.ClockGettime(unix.CLOCK_REALTIME, &r)
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &m2)
-	mono := (m1.Nano() + m2.Nano()) / 2
-	h.offset = r.Nano() - mono
-	h.offsetAt = mono
-}
-
 // clockRefresh is how often the wall-clock offset is measured again (NTP
 // slews the wall clock, not CLOCK_MONOTONIC's rate alone).
 const clockRefresh = time.Second
@@ -400,7 +389,7 @@ func (h *Handle) Next(ctx context.Context) (afpacket.Packet, error) {
 		var ts unix.Timespec
 		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 		if ts.Nano()-h.offsetAt > int64(clockRefresh) {
-			h.measureClock()
+			h.offset, h.offsetAt = monoclock.Offset()
 		}
 	}
 }

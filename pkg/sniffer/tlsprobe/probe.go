@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kubectl-shark/kubectl-shark/bpf"
+	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/internal/monoclock"
 	"github.com/kubectl-shark/kubectl-shark/pkg/sniffer/netns"
 )
 
@@ -280,7 +281,7 @@ func Open(cfg Config) (_ *Probe, err error) {
 		ephemeralLo:     lo,
 		ephemeralHi:     hi,
 	}, &p.cnt)
-	p.b.wallOffset = wallOffset()
+	p.b.wallOffset, _ = monoclock.Offset()
 	return p, nil
 }
 
@@ -549,20 +550,6 @@ func localPortRange(ns *os.File) (lo, hi uint16) {
 	return uint16(l), uint16(h)
 }
 
-// monotonicNow is CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
-func monotonicNow() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
-
-// wallOffset is the Unix time of CLOCK_MONOTONIC's zero.
-func wallOffset() int64 {
-	m := monotonicNow()
-	w := time.Now().UnixNano()
-	return w - m
-}
-
 // tickEvery is how often (in event time, or when the ring is idle) the
 // monotonic-to-wall offset is refreshed and connections are swept.
 const tickEvery = int64(250 * time.Millisecond)
@@ -572,7 +559,7 @@ func (p *Probe) tick(now int64) {
 		return
 	}
 	p.lastTick = now
-	p.b.wallOffset = wallOffset()
+	p.b.wallOffset, _ = monoclock.Offset()
 	p.b.sweep(now)
 }
 
@@ -610,7 +597,7 @@ func (p *Probe) Next(ctx context.Context) (Packet, error) {
 			p.tick(ev.ts)
 			p.b.event(&ev, data)
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			p.tick(monotonicNow())
+			p.tick(monoclock.Now())
 		case p.closed.Load() || errors.Is(err, os.ErrClosed):
 			return Packet{}, ErrClosed
 		default:
