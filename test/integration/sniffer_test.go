@@ -589,3 +589,25 @@ func TestSnifferWithoutTLS(t *testing.T) {
 		t.Errorf("HTTP entries without --tls:\n%s", body)
 	}
 }
+
+// A --tls-lib that does not exist: the packet capture goes on, and /status says
+// why TLS plaintext is off, naming the path.
+func TestSnifferTLSBadLibrary(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireTools(t, "nginx", "curl")
+	l := lab.New(t)
+	l.Nginx("")
+	s := startSniffer(t, l, t.TempDir(), "--netns", "/var/run/netns/"+l.Server, "--tls", "--tls-lib", "/nonexistent/libssl.so.3")
+	st := s.status()
+	if st.State != "capturing" {
+		t.Errorf("state %q: a bad --tls-lib must not stop the packet capture", st.State)
+	}
+	if st.TLS == nil || len(st.TLS.Libraries) != 0 || !strings.Contains(st.TLS.Error, "/nonexistent/libssl.so.3") {
+		t.Errorf("/status tls = %+v, want no library and an error naming /nonexistent/libssl.so.3", st.TLS)
+	}
+	l.Exec(l.Client, "curl", "-sS", "-o", "/dev/null", "http://"+l.ServerIP+"/")
+	s.waitFor("the HTTP entry captured anyway", func() bool {
+		_, body := s.get("/entries?kfl=" + url.QueryEscape("http"))
+		return len(lab.Lines(body)) == 1
+	})
+}
